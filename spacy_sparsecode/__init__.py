@@ -1,0 +1,1 @@
+"""spacy-sparsecode: sparse document codes for spaCy."""

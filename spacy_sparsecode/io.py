@@ -1,0 +1,92 @@
+"""Atomic file writes and the on-disk model format (safetensors weights + JSON config).
+
+No pickle anywhere: weights are safetensors, everything else is JSON. Every file is written
+to a temporary name in the same folder and renamed into place when complete, so an
+interrupted write never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterator, Union
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load_bytes
+from safetensors.torch import save as st_save_bytes
+
+from .errors import Errors
+
+PathLike = Union[str, os.PathLike]
+
+#: Version of the model folder layout written by this package. Bump on breaking changes.
+FORMAT_VERSION = 1
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it to ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (fsync'd before the rename)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_json_atomic(path: PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented UTF-8 JSON, atomically."""
+    write_bytes_atomic(path, json.dumps(obj, indent=2, sort_keys=True).encode("utf8"))
+
+
+def read_json(path: PathLike) -> Any:
+    """Read a JSON file, with errors that name the file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(Errors.E020.format(path=path))
+    try:
+        return json.loads(path.read_text(encoding="utf8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(Errors.E021.format(path=path, reason=err)) from err
+
+
+def check_format_version(meta: Dict[str, Any], path: PathLike) -> None:
+    """Fail clearly when a file was written by a newer/unknown format."""
+    found = meta.get("format_version")
+    if found != FORMAT_VERSION:
+        raise ValueError(Errors.E022.format(path=path, found=found, supported=FORMAT_VERSION))
+
+
+def save_tensors(path: PathLike, tensors: Dict[str, torch.Tensor]) -> None:
+    """Write tensors as safetensors, atomically."""
+    data = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
+    write_bytes_atomic(path, st_save_bytes(data, metadata={"format_version": str(FORMAT_VERSION)}))
+
+
+def load_tensors(path: PathLike) -> Dict[str, torch.Tensor]:
+    """Read a safetensors file; a missing or truncated file raises an error naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(Errors.E020.format(path=path))
+    try:
+        return st_load_bytes(path.read_bytes())
+    except (SafetensorError, ValueError, RuntimeError) as err:
+        raise ValueError(Errors.E021.format(path=path, reason=err)) from err

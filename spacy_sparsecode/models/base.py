@@ -1,0 +1,216 @@
+"""The shared model interface: CSR batches in, sparse codes out.
+
+Every family subclasses ``CodeModel``: ``encode`` maps a batch of bags to sparse codes,
+``decode`` maps codes to word scores, ``loss`` returns per-document training losses. The
+trainer and the spaCy component only use this interface.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Dict, Optional, Tuple, Type
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+
+from ..codes import SparseCodes
+from ..errors import Errors
+
+SCALINGS = ("tfidf", "log1p", "count")
+
+
+def check_field(name: str, value: Any, ok: bool, expected: str) -> None:
+    """Raise a ValueError naming the config field when ``ok`` is false."""
+    if not ok:
+        raise ValueError(Errors.E001.format(field=name, expected=expected, value=value))
+
+
+def check_choice(what: str, value: str, valid: Tuple[str, ...]) -> None:
+    """Raise a ValueError listing the valid values when ``value`` is not one of them."""
+    if value not in valid:
+        raise ValueError(Errors.E002.format(what=what, value=value, valid=", ".join(valid)))
+
+
+@dataclass
+class ModelConfig:
+    """Hyper-parameters common to every family. Validated at construction."""
+
+    n_latents: int = 256
+    k: int = 16
+    scaling: str = "tfidf"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_field("n_latents", self.n_latents, isinstance(self.n_latents, int) and self.n_latents > 0, "a positive int")
+        check_field("k", self.k, isinstance(self.k, int) and self.k > 0, "a positive int")
+        if self.k > self.n_latents:
+            raise ValueError(Errors.E003.format(k=self.k, n_latents=self.n_latents))
+        check_choice("scaling", self.scaling, SCALINGS)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-safe dict of the fields."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "ModelConfig":
+        """Build from a dict, rejecting unknown fields by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(Errors.E002.format(what="config field", value=unknown[0], valid=", ".join(sorted(known))))
+        return cls(**data)
+
+
+@dataclass
+class CsrBatch:
+    """A CSR minibatch on a device, in the layout ``F.embedding_bag`` consumes."""
+
+    indices: torch.Tensor  # (nnz,) int64 column ids
+    offsets: torch.Tensor  # (B,) int64 start of each row in ``indices``
+    rows: torch.Tensor  # (nnz,) int64 row id of each entry
+    values: torch.Tensor  # (nnz,) float32
+    n_rows: int
+    n_cols: int
+
+    @classmethod
+    def from_csr(cls, matrix: sp.csr_matrix, device: torch.device | str = "cpu") -> "CsrBatch":
+        """Move a scipy CSR matrix to ``device``."""
+        indptr = torch.from_numpy(matrix.indptr.astype(np.int64))
+        counts = indptr[1:] - indptr[:-1]
+        n_rows = matrix.shape[0]
+        rows = torch.repeat_interleave(torch.arange(n_rows), counts)
+        return cls(
+            indices=torch.from_numpy(matrix.indices.astype(np.int64)).to(device),
+            offsets=indptr[:-1].to(device),
+            rows=rows.to(device),
+            values=torch.from_numpy(matrix.data.astype(np.float32)).to(device),
+            n_rows=n_rows,
+            n_cols=matrix.shape[1],
+        )
+
+    def with_values(self, values: torch.Tensor) -> "CsrBatch":
+        """The same sparsity pattern with new values."""
+        return CsrBatch(self.indices, self.offsets, self.rows, values, self.n_rows, self.n_cols)
+
+    def row_sum(self, values: torch.Tensor) -> torch.Tensor:
+        """Sum ``values`` (one per non-zero) within each row -> (B,)."""
+        out = torch.zeros(self.n_rows, dtype=values.dtype, device=values.device)
+        return out.index_add_(0, self.rows, values)
+
+    def matmul(self, weight: torch.Tensor) -> torch.Tensor:
+        """``X @ weight`` for ``weight`` of shape (n_cols, d) without densifying X."""
+        return F.embedding_bag(self.indices, weight, self.offsets, mode="sum", per_sample_weights=self.values)
+
+    def to_dense(self) -> torch.Tensor:
+        """The batch as a dense (B, V) tensor."""
+        dense = torch.zeros(self.n_rows, self.n_cols, dtype=self.values.dtype, device=self.values.device)
+        return dense.index_put_((self.rows, self.indices), self.values, accumulate=True)
+
+
+@dataclass
+class LossParts:
+    """Per-document total loss (what is minimised) plus named detached scalars for logging.
+
+    Parts stay tensors so the trainer can sum them on the device and sync once per epoch.
+    """
+
+    total: torch.Tensor  # (B,)
+    parts: Dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def scale_batch(batch: CsrBatch, scaling: str, idf: Optional[torch.Tensor]) -> CsrBatch:
+    """Input scaling: tf-idf or log1p values, rows l2-normalised; ``count`` leaves counts as is."""
+    if scaling == "count":
+        return batch
+    values = torch.log1p(batch.values) if scaling == "log1p" else batch.values * idf[batch.indices]
+    norms = batch.row_sum(values * values).sqrt().clamp_min(1e-12)
+    return batch.with_values(values / norms[batch.rows])
+
+
+class CodeModel(torch.nn.Module):
+    """Base class: a model over a V-word vocabulary producing K-dimensional sparse codes."""
+
+    family: str = ""
+    config_class: Type[ModelConfig] = ModelConfig
+
+    def __init__(self, config: ModelConfig, n_vocab: int, idf: Optional[np.ndarray] = None) -> None:
+        super().__init__()
+        check_field("n_vocab", n_vocab, n_vocab > 0, "a positive vocabulary size")
+        self.config = config
+        self.n_vocab = n_vocab
+        idf_tensor = torch.ones(n_vocab) if idf is None else torch.as_tensor(idf, dtype=torch.float32)
+        check_field("idf", tuple(idf_tensor.shape), tuple(idf_tensor.shape) == (n_vocab,), f"an array of shape ({n_vocab},)")
+        self.register_buffer("idf", idf_tensor)
+        self.generator = torch.Generator().manual_seed(config.seed)
+
+    # --- the interface every family implements -------------------------------------
+    def encode_batch(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Codes of a batch as padded ``(indices, values)`` of shape (B, m); value 0 = padding."""
+        raise NotImplementedError
+
+    def decode(self, indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        """Word scores (B, V) of codes given as padded ``(indices, values)``."""
+        raise NotImplementedError
+
+    def loss(self, batch: CsrBatch) -> LossParts:
+        """Per-document training loss of a batch of raw counts."""
+        raise NotImplementedError
+
+    def topic_word_weights(self) -> torch.Tensor:
+        """(K, V) non-negative weights ranking each latent's words."""
+        raise NotImplementedError
+
+    def init_from_data(self, batch: CsrBatch) -> None:
+        """Data-dependent initialisation from a sample of training rows; nothing by default."""
+
+    def post_step(self) -> None:
+        """Called after every optimizer step (projections, constraints); nothing by default."""
+
+    # --- shared helpers ------------------------------------------------------------
+    def scale(self, batch: CsrBatch) -> CsrBatch:
+        """Apply the configured input scaling."""
+        return scale_batch(batch, self.config.scaling, self.idf)
+
+    @property
+    def device(self) -> torch.device:
+        return self.idf.device
+
+    def forward(self, matrix: Any, mode: str = "loss") -> Any:
+        """Entry point for thinc's PyTorchWrapper: per-doc loss (train) or padded codes."""
+        batch = matrix if isinstance(matrix, CsrBatch) else CsrBatch.from_csr(matrix, self.device)
+        if mode == "loss":
+            return self.loss(batch).total
+        return self.encode_batch(batch)
+
+    @torch.no_grad()
+    def encode(self, matrix: sp.csr_matrix, batch_size: int = 2048) -> SparseCodes:
+        """Encode a whole CSR matrix of counts into ``SparseCodes`` (inference mode)."""
+        was_training = self.training
+        self.eval()
+        parts = []
+        try:
+            for start in range(0, max(matrix.shape[0], 1), batch_size):
+                chunk = matrix[start : start + batch_size]
+                if chunk.shape[0] == 0:
+                    continue
+                idx, val = self.encode_batch(CsrBatch.from_csr(chunk, self.device))
+                parts.append(SparseCodes.from_padded(idx.cpu().numpy(), val.float().cpu().numpy(), self.config.n_latents))
+        finally:
+            self.train(was_training)
+        if not parts:
+            return SparseCodes(sp.csr_matrix((0, self.config.n_latents), dtype=np.float32))
+        return SparseCodes.stack(parts)
+
+    def weight_tensors(self) -> Dict[str, torch.Tensor]:
+        """All learned tensors and buffers, for safetensors."""
+        return dict(self.state_dict())
+
+
+def init_uniform_(tensor: torch.Tensor, fan_in: int, generator: torch.Generator) -> torch.Tensor:
+    """Kaiming-uniform-style init with an explicit generator (reproducible)."""
+    bound = 1.0 / math.sqrt(fan_in)
+    with torch.no_grad():
+        return tensor.uniform_(-bound, bound, generator=generator)

@@ -1,0 +1,277 @@
+"""The bag-of-words vocabulary: a frozen table of term hashes → column ids.
+
+Terms are spaCy string hashes of one token attribute (LOWER, NORM, LEMMA or ORTH). Column
+``j`` is the term ``strings[j]`` with hash ``hashes[j]``; columns are in ascending hash order,
+so the table is fixed by its strings alone and is re-derived from them on load.
+
+The token filters (stop words, punctuation, numbers, whitespace, short tokens) live in one
+place, ``token_hashes`` / ``keep_mask`` / ``lexeme_mask``, used both when the vocabulary is
+built and when Docs are featurised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from spacy.attrs import IS_PUNCT, IS_SPACE, IS_STOP, LEMMA, LENGTH, LIKE_NUM, LOWER, NORM, ORTH
+from spacy.strings import StringStore, get_string_id
+from spacy.tokens import Doc
+
+from .errors import Errors, Warnings
+
+#: Token attributes a vocabulary can be built on, by name.
+ATTRS: Dict[str, int] = {"LOWER": LOWER, "NORM": NORM, "LEMMA": LEMMA, "ORTH": ORTH}
+#: Attributes that are a function of the lexeme (the token text) alone.
+LEXEME_ATTRS = ("LOWER", "ORTH")
+#: Lexeme attributes the token filters read, in the column order ``lexeme_mask`` expects.
+FILTER_ATTRS = (IS_STOP, IS_PUNCT, LIKE_NUM, IS_SPACE, LENGTH)
+
+_MERGE_EVERY = 1 << 20  # per-doc unique hashes buffered before merging into the df table
+
+
+def _check(ok: bool, field: str, expected: str, value: Any) -> None:
+    if not ok:
+        raise ValueError(Errors.E001.format(field=field, expected=expected, value=value))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, (float, np.floating))
+
+
+@dataclass(frozen=True)
+class VocabConfig:
+    """Which tokens become vocabulary terms, and which terms are kept."""
+
+    attr: str = "LOWER"
+    min_df: float = 2  # int >= 1: document count; float in (0, 1): share of documents
+    max_df: float = 0.5  # float in (0, 1]: share of documents; int >= 2: document count
+    max_size: Optional[int] = 20000  # keep the terms with the highest df (ties: by string)
+    drop_stop: bool = True
+    drop_punct: bool = True
+    drop_num: bool = True  # LIKE_NUM
+    drop_space: bool = True
+    min_length: int = 2  # characters of the token text
+
+    def __post_init__(self) -> None:
+        _check(self.attr in ATTRS, "attr", f"one of {', '.join(ATTRS)}", self.attr)
+        _check(
+            (_is_int(self.min_df) and self.min_df >= 1)
+            or (_is_float(self.min_df) and 0 < self.min_df < 1),
+            "min_df",
+            "an int >= 1 (documents) or a float in (0, 1) (share of documents)",
+            self.min_df,
+        )
+        _check(
+            (_is_int(self.max_df) and self.max_df >= 2)
+            or (_is_float(self.max_df) and 0 < self.max_df <= 1),
+            "max_df",
+            "a float in (0, 1] (share of documents; 1.0 = all) or an int >= 2 (documents)",
+            self.max_df,
+        )
+        _check(
+            self.max_size is None or (_is_int(self.max_size) and self.max_size >= 1),
+            "max_size",
+            "an int >= 1 or None (no limit)",
+            self.max_size,
+        )
+        for name in ("drop_stop", "drop_punct", "drop_num", "drop_space"):
+            _check(isinstance(getattr(self, name), bool), name, "a bool", getattr(self, name))
+        _check(_is_int(self.min_length) and self.min_length >= 1, "min_length", "an int >= 1", self.min_length)
+
+
+def lexeme_mask(flags: np.ndarray, config: VocabConfig) -> np.ndarray:
+    """Rows of ``flags`` (columns ``FILTER_ATTRS``, from ``Doc.to_array``) that pass the filters."""
+    drop = np.array([config.drop_stop, config.drop_punct, config.drop_num, config.drop_space])
+    mask = ~flags[:, :4][:, drop].any(axis=1)
+    if config.min_length > 1:
+        mask &= flags[:, 4] >= config.min_length
+    return mask
+
+
+def keep_mask(array: np.ndarray, config: VocabConfig) -> np.ndarray:
+    """Kept rows of ``Doc.to_array([attr, *FILTER_ATTRS])``: filters pass, attr is set (non-0)."""
+    return (array[:, 0] != 0) & lexeme_mask(array[:, 1:], config)
+
+
+def token_hashes(doc: Doc, config: VocabConfig) -> np.ndarray:
+    """uint64 hashes of ``config.attr`` for the tokens of ``doc`` that pass the filters, in order."""
+    array = doc.to_array([ATTRS[config.attr], *FILTER_ATTRS]).reshape(len(doc), 1 + len(FILTER_ATTRS))
+    return array[keep_mask(array, config), 0]
+
+
+class HashIndex:
+    """uint64 → int32 hash table (open addressing, linear probing), vectorised with numpy.
+
+    Key 0 is reserved (empty slot); absent keys map to -1. Keys are never removed.
+    """
+
+    def __init__(self, keys: Optional[np.ndarray] = None, values: Optional[np.ndarray] = None) -> None:
+        self._keys = np.zeros(16, dtype=np.uint64)
+        self._values = np.full(16, -1, dtype=np.int32)
+        self._size = 0
+        if keys is not None and len(keys):
+            self.insert(keys, values)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def get(self, keys: np.ndarray) -> np.ndarray:
+        """The value of each key (-1 when absent)."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        mask = len(self._keys) - 1
+        slot = (keys & np.uint64(mask)).astype(np.intp)
+        found = self._keys[slot]
+        out = self._values[slot]
+        pending = np.flatnonzero((found != keys) & (found != 0))
+        out[pending] = -1
+        while pending.size:
+            slot[pending] = (slot[pending] + 1) & mask
+            found = self._keys[slot[pending]]
+            hit = found == keys[pending]
+            out[pending[hit]] = self._values[slot[pending[hit]]]
+            pending = pending[~hit & (found != 0)]
+        return out
+
+    def insert(self, keys: np.ndarray, values: np.ndarray) -> None:
+        """Add distinct, non-zero keys that are not in the table yet."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        values = np.asarray(values, dtype=np.int32)
+        if 2 * (self._size + len(keys)) > len(self._keys):
+            old = self._keys != 0
+            old_keys, old_values = self._keys[old], self._values[old]
+            capacity = 1 << max(4, math.ceil(math.log2(4 * (self._size + len(keys)))))
+            self._keys = np.zeros(capacity, dtype=np.uint64)
+            self._values = np.full(capacity, -1, dtype=np.int32)
+            self._size = 0
+            self._place(old_keys, old_values)
+        self._place(keys, values)
+
+    def _place(self, keys: np.ndarray, values: np.ndarray) -> None:
+        mask = len(self._keys) - 1
+        slot = (keys & np.uint64(mask)).astype(np.intp)
+        pending = np.arange(len(keys))
+        while pending.size:
+            free = pending[self._keys[slot[pending]] == 0]
+            # one winner per free slot; everyone else moves one slot on
+            _, first = np.unique(slot[free], return_index=True)
+            won = free[first]
+            self._keys[slot[won]] = keys[won]
+            self._values[slot[won]] = values[won]
+            pending = np.setdiff1d(pending, won, assume_unique=True)
+            slot[pending] = (slot[pending] + 1) & mask
+        self._size += len(keys)
+
+
+class BagOfWordsVocab:
+    """Frozen term table: column ``j`` is ``strings[j]``, hash ``hashes[j]`` (ascending).
+
+    ``df[j]`` is the number of the ``n_docs`` build documents that contain term ``j``.
+    """
+
+    def __init__(self, config: VocabConfig, strings: Sequence[str], df: Sequence[int], n_docs: int) -> None:
+        self.config = config
+        self.strings: List[str] = list(strings)
+        self.hashes = np.array([get_string_id(s) for s in self.strings], dtype=np.uint64)
+        self.df = np.asarray(df, dtype=np.int64).reshape(-1)
+        self.n_docs = int(n_docs)
+        if len(self.df) != len(self.strings):
+            reason = f"{len(self.strings)} strings but {len(self.df)} df values"
+            raise ValueError(Errors.E100.format(reason=reason))
+        if not (self.hashes[1:] > self.hashes[:-1]).all():
+            raise ValueError(Errors.E100.format(reason="strings are not unique and in ascending hash order"))
+        if (self.hashes == 0).any():
+            raise ValueError(Errors.E100.format(reason="the empty string is not a valid term"))
+        self._index = HashIndex(self.hashes, np.arange(len(self.hashes), dtype=np.int32))
+
+    def __len__(self) -> int:
+        return len(self.strings)
+
+    def columns(self, hashes: np.ndarray) -> np.ndarray:
+        """int32 column of each term hash; -1 for hashes not in the vocabulary."""
+        return self._index.get(hashes)
+
+    def idf(self) -> np.ndarray:
+        """Smooth idf per column, as scikit-learn's: ln((1 + n_docs) / (1 + df)) + 1 (float32)."""
+        return (np.log((1.0 + self.n_docs) / (1.0 + self.df)) + 1.0).astype(np.float32)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """JSON-safe form (config, strings in column order, df, n_docs)."""
+        return {
+            "config": dataclasses.asdict(self.config),
+            "strings": list(self.strings),
+            "df": self.df.tolist(),
+            "n_docs": self.n_docs,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "BagOfWordsVocab":
+        """Inverse of ``to_dict``; hashes are re-derived from the strings."""
+        try:
+            config = VocabConfig(**data["config"])
+            return cls(config, data["strings"], data["df"], data["n_docs"])
+        except (KeyError, TypeError) as err:
+            raise ValueError(Errors.E100.format(reason=f"missing or unexpected field {err}")) from err
+
+    @classmethod
+    def build(cls, docs: Iterable[Doc], config: VocabConfig = VocabConfig()) -> "BagOfWordsVocab":
+        """Count document frequencies over a stream of Docs and keep the terms ``config`` allows."""
+        keys = np.zeros(0, dtype=np.uint64)
+        df = np.zeros(0, dtype=np.int64)
+        stores: List[StringStore] = []
+        buffer: List[np.ndarray] = []
+        buffered = n_docs = 0
+        for doc in docs:
+            n_docs += 1
+            if not any(doc.vocab.strings is store for store in stores):
+                stores.append(doc.vocab.strings)
+            buffer.append(np.unique(token_hashes(doc, config)))
+            buffered += len(buffer[-1])
+            if buffered >= _MERGE_EVERY:
+                keys, df = _merge_counts(keys, df, buffer)
+                buffer, buffered = [], 0
+        keys, df = _merge_counts(keys, df, buffer)
+
+        low = config.min_df if _is_int(config.min_df) else config.min_df * n_docs
+        high = config.max_df if _is_int(config.max_df) else config.max_df * n_docs
+        kept = (df >= low) & (df <= high)
+        keys, df = keys[kept], df[kept]
+        strings = [_resolve(stores, key, config.attr) for key in keys.tolist()]
+        if config.max_size is not None and len(keys) > config.max_size:
+            top = np.lexsort((np.array(strings), -df))[: config.max_size]
+            top.sort()  # back to ascending hash order
+            keys, df, strings = keys[top], df[top], [strings[i] for i in top]
+        if not len(keys):
+            what = (
+                f"BagOfWordsVocab.build over {n_docs} docs (attr={config.attr}, "
+                f"min_df={config.min_df}, max_df={config.max_df})"
+            )
+            warnings.warn(Warnings.W001.format(what=what), stacklevel=2)
+        return cls(config, strings, df, n_docs)
+
+
+def _merge_counts(
+    keys: np.ndarray, df: np.ndarray, buffer: List[np.ndarray]
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Add the per-doc unique hashes in ``buffer`` to the sorted (keys, df) table."""
+    if not buffer:
+        return keys, df
+    new_keys, new_df = np.unique(np.concatenate(buffer), return_counts=True)
+    merged, inverse = np.unique(np.concatenate([keys, new_keys]), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate([df, new_df]), minlength=len(merged))
+    return merged, counts.astype(np.int64)
+
+
+def _resolve(stores: List[StringStore], key: int, attr: str) -> str:
+    for store in stores:
+        if key in store:
+            return store[key]
+    raise ValueError(Errors.E102.format(key=key, attr=attr))
