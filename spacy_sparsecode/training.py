@@ -96,15 +96,20 @@ class Trainer:
         t = (step - warmup) / max(1, total - warmup)
         return cfg.lr * (cfg.final_lr_share + (1 - cfg.final_lr_share) * 0.5 * (1 + math.cos(math.pi * t)))
 
-    def fit(self, matrix: sp.csr_matrix, checkpoint_dir: Optional[Path] = None, resume: bool = False) -> List[Dict[str, float]]:
-        """Train on the rows of ``matrix`` (raw counts); returns the per-epoch history."""
+    def fit(self, matrix: sp.csr_matrix, checkpoint_dir: Optional[Path] = None, resume: bool = False,
+            init_from_data: bool = True) -> List[Dict[str, float]]:
+        """Train on the rows of ``matrix`` (raw counts); returns the per-epoch history.
+
+        ``init_from_data`` runs the model's data-dependent initialisation on a fresh start
+        (pass False when the caller has already initialised the model).
+        """
         matrix = sp.csr_matrix(matrix, dtype=np.float32)
         keep = np.flatnonzero(np.diff(matrix.indptr) > 0)
         if keep.size == 0:
             raise ValueError(Errors.E031.format(what="the training matrix"))
         matrix = matrix[keep]
         resumed = resume and checkpoint_dir is not None and self.load_checkpoint(checkpoint_dir)
-        if not resumed and self.state.global_step == 0:
+        if init_from_data and not resumed and self.state.global_step == 0:
             sample = np.random.default_rng(self.config.seed).permutation(matrix.shape[0])[:8192]
             self.model.init_from_data(CsrBatch.from_csr(matrix[np.sort(sample)], self.device))
         cfg = self.config

@@ -178,12 +178,18 @@ class CodeModel(torch.nn.Module):
     def device(self) -> torch.device:
         return self.idf.device
 
+    def codes(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``encode_batch``, with empty bags (no in-vocabulary word) given empty codes."""
+        indices, values = self.encode_batch(batch)
+        empty = batch.row_sum(torch.ones_like(batch.values)) == 0
+        return indices, values.masked_fill(empty[:, None], 0.0)
+
     def forward(self, matrix: Any, mode: str = "loss") -> Any:
         """Entry point for thinc's PyTorchWrapper: per-doc loss (train) or padded codes."""
         batch = matrix if isinstance(matrix, CsrBatch) else CsrBatch.from_csr(matrix, self.device)
         if mode == "loss":
             return self.loss(batch).total
-        return self.encode_batch(batch)
+        return self.codes(batch)
 
     @torch.no_grad()
     def encode(self, matrix: sp.csr_matrix, batch_size: int = 2048) -> SparseCodes:
@@ -196,7 +202,7 @@ class CodeModel(torch.nn.Module):
                 chunk = matrix[start : start + batch_size]
                 if chunk.shape[0] == 0:
                     continue
-                idx, val = self.encode_batch(CsrBatch.from_csr(chunk, self.device))
+                idx, val = self.codes(CsrBatch.from_csr(chunk, self.device))
                 parts.append(SparseCodes.from_padded(idx.cpu().numpy(), val.float().cpu().numpy(), self.config.n_latents))
         finally:
             self.train(was_training)

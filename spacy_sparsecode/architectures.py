@@ -1,0 +1,81 @@
+"""Registered thinc architectures: each builds a lazily-sized sparse code model.
+
+The vocabulary size is only known after ``initialize`` has built the bag-of-words
+vocabulary, so the returned thinc ``Model`` creates its torch module in its ``init`` (from
+the ``nV`` dim and the ``idf`` attr the component sets) and wraps it once with thinc's
+``PyTorchWrapper_v3``. Input: a CSR matrix of counts. Output: per-document losses when
+training, ``SparseCodes`` when predicting.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from spacy.util import registry
+from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v3, get_current_ops, torch2xp, xp2torch
+
+from .codes import SparseCodes
+from .models import CodeModel, CsrBatch, build_model, model_class
+
+
+def sparse_code_model(family: str, config: Dict[str, Any]) -> Model:
+    """A thinc Model for ``family`` with a validated ``config``; sized at initialize."""
+    model_class(family).config_class.from_dict(config)
+    return Model(
+        f"sparsecode_{family}", _forward, init=_init, dims={"nV": None},
+        attrs={"family": family, "config": dict(config), "idf": None},
+    )
+
+
+def get_torch_model(model: Model) -> CodeModel:
+    """The torch ``CodeModel`` inside an initialized sparse code model."""
+    return model.layers[0].shims[0]._model
+
+
+def _init(model: Model, X: Any = None, Y: Any = None) -> None:
+    torch_model = build_model(model.attrs["family"], model.attrs["config"], model.get_dim("nV"), model.attrs["idf"])
+    wrapper = PyTorchWrapper_v3(torch_model, convert_inputs=_convert_inputs, convert_outputs=_convert_outputs)
+    torch_model.to(wrapper.shims[0].device)
+    model.layers[:] = [wrapper]
+
+
+def _forward(model: Model, X: sp.csr_matrix, is_train: bool) -> Tuple[Any, Callable]:
+    return model.layers[0](X, is_train)
+
+
+def _convert_inputs(model: Model, X: sp.csr_matrix, is_train: bool) -> Tuple[ArgsKwargs, Callable]:
+    batch = CsrBatch.from_csr(X, model.shims[0].device)
+    return ArgsKwargs(args=(batch,), kwargs={"mode": "loss" if is_train else "encode"}), lambda d: None
+
+
+def _convert_outputs(model: Model, inputs_outputs: Tuple[Any, Any], is_train: bool) -> Tuple[Any, Callable]:
+    X, Ytorch = inputs_outputs
+    if not is_train:
+        indices, values = Ytorch
+        codes = SparseCodes.from_padded(indices.cpu().numpy(), values.detach().float().cpu().numpy(), model.shims[0]._model.config.n_latents)
+        return codes, lambda dY: None
+    per_doc_loss = torch2xp(Ytorch.detach())
+
+    def backprop(d_loss: Any) -> ArgsKwargs:
+        return ArgsKwargs(args=(Ytorch,), kwargs={"grad_tensors": (xp2torch(d_loss, device=Ytorch.device),)})
+
+    return per_doc_loss, backprop
+
+
+@registry.architectures("spacy-sparsecode.TopKSAE.v1")
+def build_topk_sae(
+    n_latents: int = 256,
+    k: int = 16,
+    scaling: str = "tfidf",
+    loss: str = "mse",
+    aux_k: int = 64,
+    aux_coef: float = 0.125,
+    dead_after_docs: int = 2000,
+    seed: int = 0,
+) -> Model[sp.csr_matrix, Any]:
+    """TopK sparse autoencoder (non-negative decoder, AuxK dead-latent revival)."""
+    return sparse_code_model("topk", dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, aux_k=aux_k,
+                                          aux_coef=aux_coef, dead_after_docs=dead_after_docs, seed=seed))

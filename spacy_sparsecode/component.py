@@ -1,0 +1,320 @@
+"""The ``sparsecode`` pipeline component: Doc -> bag of words -> sparse code.
+
+Reads like spaCy's textcat: the default model config at the top, the factory, then a
+``TrainablePipe`` with the standard verbs. Weights are written by ``to_disk`` as
+safetensors next to JSON settings and the vocabulary; nothing is pickled.
+"""
+
+from __future__ import annotations
+
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+import srsly
+import torch
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc
+from spacy.training import Example
+from spacy.util import registry
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer
+
+from .architectures import get_torch_model
+from .codes import SparseCodes
+from .errors import Errors
+from .extensions import CODE_KEY, install_extensions
+from .featurize import docs_to_csr
+from .io import FORMAT_VERSION, check_format_version, load_tensors, read_json, save_tensors, write_json_atomic
+from .metrics import top_words
+from .models import CsrBatch
+from .training import TrainConfig, Trainer
+from .vocab import BagOfWordsVocab, VocabConfig
+
+default_model_config = """
+[model]
+@architectures = "spacy-sparsecode.TopKSAE.v1"
+n_latents = 256
+k = 16
+scaling = "tfidf"
+loss = "mse"
+aux_k = 64
+aux_coef = 0.125
+dead_after_docs = 2000
+seed = 0
+"""
+DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
+INIT_SAMPLE_DOCS = 8192
+
+
+@Language.factory(
+    "sparsecode",
+    assigns=["doc._.sparse_code", "doc._.topics"],
+    default_config={
+        "model": DEFAULT_MODEL,
+        "attr": "LOWER",
+        "min_df": 2,
+        "max_df": 0.5,
+        "max_size": 20000,
+        "drop_stop": True,
+        "drop_punct": True,
+        "drop_num": True,
+        "min_length": 2,
+        "scorer": {"@scorers": "spacy-sparsecode.scorer.v1"},
+    },
+    default_score_weights={"sparsecode_fit": 1.0, "sparsecode_l0": None, "sparsecode_dead": None},
+)
+def make_sparsecode(
+    nlp: Language,
+    name: str,
+    model: Model,
+    attr: str,
+    min_df: float,
+    max_df: float,
+    max_size: Optional[int],
+    drop_stop: bool,
+    drop_punct: bool,
+    drop_num: bool,
+    min_length: int,
+    scorer: Optional[Callable],
+) -> "SparseCoder":
+    """Create a ``sparsecode`` component: vocabulary settings + a sparse code model."""
+    vocab_config = VocabConfig(attr=attr, min_df=min_df, max_df=max_df, max_size=max_size, drop_stop=drop_stop,
+                               drop_punct=drop_punct, drop_num=drop_num, min_length=min_length)
+    return SparseCoder(nlp.vocab, model, name, vocab_config=vocab_config, scorer=scorer)
+
+
+class SparseCoder(TrainablePipe):
+    """Encode each Doc's bag of words into a sparse code (``Doc._.sparse_code``)."""
+
+    def __init__(self, vocab: Vocab, model: Model, name: str = "sparsecode", *,
+                 vocab_config: VocabConfig = VocabConfig(), scorer: Optional[Callable] = None) -> None:
+        install_extensions()
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.vocab_config = vocab_config
+        self.bow_vocab: Optional[BagOfWordsVocab] = None
+        self.cfg: Dict[str, Any] = {}
+
+    # --- state ----------------------------------------------------------------------
+    @property
+    def is_initialized(self) -> bool:
+        return self.bow_vocab is not None and bool(self.model.layers)
+
+    @property
+    def torch_model(self):
+        """The trained torch ``CodeModel`` (raises a clear error before initialize)."""
+        self._require_initialized()
+        return get_torch_model(self.model)
+
+    def _require_initialized(self) -> None:
+        if not self.is_initialized:
+            raise ValueError(Errors.E010.format(name=self.name))
+
+    def featurize(self, docs: Iterable[Doc]) -> sp.csr_matrix:
+        """Docs -> CSR matrix of counts over the component's vocabulary."""
+        self._require_initialized()
+        return docs_to_csr(docs, self.bow_vocab)
+
+    # --- standard verbs -------------------------------------------------------------
+    def fit(self, docs: Sequence[Doc], config: Optional[TrainConfig] = None, *, checkpoint_dir: Optional[Path] = None,
+            resume: bool = False, progress: bool = True) -> List[Dict[str, float]]:
+        """Fast path: build the vocabulary and train the model directly over CSR minibatches.
+
+        docs (Sequence[Doc]): tokenised training documents.
+        config (TrainConfig): optimisation settings (defaults when None).
+        checkpoint_dir (Path): where checkpoints go; ``resume`` continues from the latest.
+        RETURNS (List[Dict[str, float]]): per-epoch training statistics.
+        """
+        self.initialize(lambda: (Example(doc, doc) for doc in docs))
+        trainer = Trainer(self.torch_model, config or TrainConfig(), progress=progress)
+        history = trainer.fit(self.featurize(docs), checkpoint_dir=checkpoint_dir, resume=resume, init_from_data=False)
+        trainer.model.to(self.model.layers[0].shims[0].device)
+        return history
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
+        """Build the vocabulary from the training docs, size the model, initialise it from data.
+
+        get_examples (Callable[[], Iterable[Example]]): the training corpus (read twice).
+        nlp (Language): the current pipeline.
+        """
+        self.bow_vocab = BagOfWordsVocab.build((eg.reference for eg in get_examples()), self.vocab_config)
+        if len(self.bow_vocab) == 0:
+            raise ValueError(Errors.E011.format(name=self.name, min_df=self.vocab_config.min_df))
+        self._build_model()
+        sample = self.featurize(eg.reference for eg in islice(get_examples(), INIT_SAMPLE_DOCS))
+        sample = sample[np.diff(sample.indptr) > 0]
+        if sample.shape[0] == 0:
+            raise ValueError(Errors.E011.format(name=self.name, min_df=self.vocab_config.min_df))
+        self.torch_model.init_from_data(CsrBatch.from_csr(sample, self.torch_model.device))
+
+    def _build_model(self) -> None:
+        self.model.set_dim("nV", len(self.bow_vocab), force=True)
+        self.model.attrs["idf"] = self.bow_vocab.idf()
+        self.model.initialize()
+
+    def predict(self, docs: Iterable[Doc]) -> SparseCodes:
+        """Encode a batch of Docs.
+
+        docs (Iterable[Doc]): the documents.
+        RETURNS (SparseCodes): one code per Doc.
+        """
+        X = self.featurize(docs)
+        if X.shape[0] == 0:
+            return SparseCodes(sp.csr_matrix((0, self.torch_model.config.n_latents), dtype=np.float32))
+        return self.model.predict(X)
+
+    def set_annotations(self, docs: Sequence[Doc], codes: SparseCodes) -> None:
+        """Store each Doc's code in ``doc.user_data`` (read via ``Doc._.sparse_code``).
+
+        docs (Sequence[Doc]): the documents.
+        codes (SparseCodes): the output of ``predict``.
+        """
+        for doc, code in zip(docs, codes):
+            doc.user_data[CODE_KEY] = code.to_user_data()
+
+    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
+               losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
+        """One training step on a batch: minimise the reconstruction + sparsity loss.
+
+        examples (Iterable[Example]): the batch (only ``eg.predicted`` is read).
+        drop (float): unused (the families have their own noise options).
+        sgd (Optimizer): the optimizer.
+        losses (Dict[str, float]): accumulated losses, updated in place.
+        RETURNS (Dict[str, float]): the losses.
+        """
+        losses = {} if losses is None else losses
+        losses.setdefault(self.name, 0.0)
+        X = self.featurize(eg.predicted for eg in examples)
+        X = X[np.diff(X.indptr) > 0]
+        if X.shape[0] == 0:
+            return losses
+        per_doc_loss, backprop = self.model.begin_update(X)
+        loss, d_loss = self.get_loss(examples, per_doc_loss)
+        backprop(d_loss)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], per_doc_loss: Any) -> Tuple[float, Any]:
+        """Mean loss of the batch and its gradient w.r.t. the per-document losses.
+
+        examples (Iterable[Example]): the batch.
+        per_doc_loss: the model's per-document losses.
+        RETURNS (Tuple[float, array]): the loss and d(loss)/d(per_doc_loss).
+        """
+        n = per_doc_loss.shape[0]
+        return float(per_doc_loss.mean()), self.model.ops.alloc1f(n) + 1.0 / n
+
+    def finish_update(self, sgd: Optimizer) -> None:
+        """Apply the optimizer, then the model's constraints (non-negative unit-norm decoder)."""
+        self.model.finish_update(sgd)
+        self.torch_model.post_step()
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, float]:
+        """Score with the registered scorer, giving it this component for reconstruction."""
+        return {} if self.scorer is None else self.scorer(examples, component=self, **kwargs)
+
+    def add_label(self, label: str) -> int:
+        raise NotImplementedError(f"The '{self.name}' component is unsupervised and takes no labels.")
+
+    # --- what the codes mean ----------------------------------------------------------
+    def topic_words(self, top_n: int = 10) -> List[List[str]]:
+        """The ``top_n`` words of each latent, by decoder weight."""
+        weights = self.torch_model.topic_word_weights().float().cpu().numpy()
+        return [[self.bow_vocab.strings[j] for j in row] for row in top_words(weights, top_n)]
+
+    @torch.no_grad()
+    def reconstruction_fit(self, docs: Iterable[Doc]) -> float:
+        """1 - the model's mean per-document loss on ``docs`` relative to an empty code (higher is better)."""
+        X = self.featurize(docs)
+        X = X[np.diff(X.indptr) > 0]
+        if X.shape[0] == 0:
+            return 0.0
+        model = self.torch_model
+        was_training = model.training
+        model.eval()
+        try:
+            batch = CsrBatch.from_csr(X, model.device)
+            loss = float(model.loss(batch).total.mean())
+            baseline = float(model.scale(batch).values.pow(2).sum() / X.shape[0]) if model.config.scaling != "count" else 1.0
+        finally:
+            model.train(was_training)
+        return 1.0 - loss / max(baseline, 1e-12)
+
+    # --- serialization ------------------------------------------------------------------
+    def _settings(self) -> Dict[str, Any]:
+        return {"format_version": FORMAT_VERSION, "family": self.model.attrs["family"], "model": self.model.attrs["config"],
+                "vocab_config": self.vocab_config.__dict__ | {}, "n_vocab": len(self.bow_vocab)}
+
+    def to_disk(self, path: Path, *, exclude: Iterable[str] = tuple()) -> None:
+        """Write ``cfg.json``, ``vocab.json`` and ``model.safetensors`` (each atomically)."""
+        self._require_initialized()
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path / "vocab.json", self.bow_vocab.to_dict())
+        save_tensors(path / "model.safetensors", self.torch_model.weight_tensors())
+        write_json_atomic(path / "cfg.json", self._settings())
+
+    def from_disk(self, path: Path, *, exclude: Iterable[str] = tuple()) -> "SparseCoder":
+        """Load what ``to_disk`` wrote; missing, truncated or newer files fail naming the file."""
+        path = Path(path)
+        settings = read_json(path / "cfg.json")
+        check_format_version(settings, path / "cfg.json")
+        self.model.attrs["family"], self.model.attrs["config"] = settings["family"], settings["model"]
+        self.vocab_config = VocabConfig(**settings["vocab_config"])
+        self.bow_vocab = BagOfWordsVocab.from_dict(read_json(path / "vocab.json"))
+        if len(self.bow_vocab) != settings["n_vocab"]:
+            raise ValueError(Errors.E023.format(path=path / "vocab.json", reason="vocabulary size differs from cfg.json"))
+        self._build_model()
+        tensors = load_tensors(path / "model.safetensors")
+        try:
+            self.torch_model.load_state_dict({k: v.to(self.torch_model.device) for k, v in tensors.items()})
+        except RuntimeError as err:
+            raise ValueError(Errors.E023.format(path=path / "model.safetensors", reason=err)) from err
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = tuple()) -> bytes:
+        """Serialise to bytes (msgpack of JSON-safe settings + safetensors bytes; no pickle)."""
+        from safetensors.torch import save
+        self._require_initialized()
+        return srsly.msgpack_dumps({"cfg": self._settings(), "vocab": self.bow_vocab.to_dict(),
+                                    "weights": save({k: v.cpu().contiguous() for k, v in self.torch_model.weight_tensors().items()})})
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "SparseCoder":
+        """Inverse of ``to_bytes``."""
+        from safetensors.torch import load
+        data = srsly.msgpack_loads(bytes_data)
+        check_format_version(data["cfg"], "<bytes>")
+        self.model.attrs["family"], self.model.attrs["config"] = data["cfg"]["family"], data["cfg"]["model"]
+        self.vocab_config = VocabConfig(**data["cfg"]["vocab_config"])
+        self.bow_vocab = BagOfWordsVocab.from_dict(data["vocab"])
+        self._build_model()
+        self.torch_model.load_state_dict({k: v.to(self.torch_model.device) for k, v in load(data["weights"]).items()})
+        return self
+
+
+@registry.scorers("spacy-sparsecode.scorer.v1")
+def make_sparsecode_scorer() -> Callable:
+    """Scores: ``sparsecode_fit`` (1 - relative reconstruction loss), mean L0, dead-latent share."""
+    return score_sparse_codes
+
+
+def score_sparse_codes(examples: Iterable[Example], *, component: Optional[SparseCoder] = None, **kwargs: Any) -> Dict[str, float]:
+    """Score the predicted codes of ``examples`` (and their reconstruction, given the component)."""
+    docs = [eg.predicted for eg in examples]
+    codes = [doc._.sparse_code for doc in docs]
+    codes = [c for c in codes if c is not None]
+    scores: Dict[str, float] = {"sparsecode_l0": float(np.mean([c.nnz for c in codes])) if codes else 0.0}
+    if codes:
+        active = np.unique(np.concatenate([c.indices for c in codes]))
+        scores["sparsecode_dead"] = 1.0 - active.size / codes[0].dim
+    if component is not None:
+        scores["sparsecode_fit"] = component.reconstruction_fit(docs)
+    return scores
