@@ -78,14 +78,13 @@ class CsrBatch:
     @classmethod
     def from_csr(cls, matrix: sp.csr_matrix, device: torch.device | str = "cpu") -> "CsrBatch":
         """Move a scipy CSR matrix to ``device``."""
-        indptr = torch.from_numpy(matrix.indptr.astype(np.int64))
-        counts = indptr[1:] - indptr[:-1]
+        indptr = matrix.indptr.astype(np.int64)
         n_rows = matrix.shape[0]
-        rows = torch.repeat_interleave(torch.arange(n_rows), counts)
+        rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(indptr))
         return cls(
             indices=torch.from_numpy(matrix.indices.astype(np.int64)).to(device),
-            offsets=indptr[:-1].to(device),
-            rows=rows.to(device),
+            offsets=torch.from_numpy(indptr[:-1]).to(device),
+            rows=torch.from_numpy(rows).to(device),
             values=torch.from_numpy(matrix.data.astype(np.float32)).to(device),
             n_rows=n_rows,
             n_cols=matrix.shape[1],

@@ -1,0 +1,138 @@
+"""The ``sparsecode`` component: life cycle, extensions, serialization, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from spacy_sparsecode.codes import SparseCode
+
+
+def test_codes_are_sparse_and_topics_sorted(trained_nlp, sample_texts):
+    doc = trained_nlp(sample_texts[0])
+    code = doc._.sparse_code
+    assert isinstance(code, SparseCode)
+    assert code.dim == 32 and 0 < code.nnz <= 4
+    assert np.array_equal(np.flatnonzero(code.to_dense()), np.sort(code.indices))
+    weights = [w for _, w in doc._.topics]
+    assert weights == sorted(weights, reverse=True) and len(weights) == code.nnz
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t ", "the and of to is", "zxqv qqqwx blorptastic"])
+def test_empty_bags_give_empty_codes(trained_nlp, text):
+    doc = trained_nlp(text)
+    assert doc._.sparse_code.nnz == 0
+    assert doc._.topics == []
+
+
+def test_topic_words_are_vocabulary_words(trained_nlp):
+    component = trained_nlp.get_pipe("sparsecode")
+    words = component.topic_words(top_n=5)
+    assert len(words) == 32 and all(len(w) == 5 for w in words)
+    assert set(words[0]) <= set(component.bow_vocab.strings)
+
+
+def test_disk_round_trip_gives_identical_codes(trained_nlp, saved_pipeline, sample_texts):
+    loaded = spacy.load(saved_pipeline)
+    for text in sample_texts[:20]:
+        a, b = trained_nlp(text)._.sparse_code, loaded(text)._.sparse_code
+        assert np.array_equal(a.indices, b.indices) and np.allclose(a.values, b.values)
+    assert sorted(p.name for p in (saved_pipeline / "sparsecode").iterdir()) == ["cfg.json", "model.safetensors", "vocab.json"]
+
+
+def test_bytes_round_trip(trained_nlp, sample_texts):
+    component = trained_nlp.get_pipe("sparsecode")
+    nlp2 = spacy.blank("en")
+    nlp2.add_pipe("sparsecode", config={"model": {"n_latents": 32, "k": 4}}).from_bytes(component.to_bytes())
+    assert np.array_equal(trained_nlp(sample_texts[3])._.sparse_code.to_dense(), nlp2(sample_texts[3])._.sparse_code.to_dense())
+
+
+def test_docbin_keeps_codes(trained_nlp, sample_texts):
+    docs = list(trained_nlp.pipe(sample_texts[:5]))
+    restored = list(DocBin(docs=docs, store_user_data=True).get_docs(trained_nlp.vocab))
+    for before, after in zip(docs, restored):
+        assert np.array_equal(before._.sparse_code.to_dense(), after._.sparse_code.to_dense())
+        assert before._.topics == after._.topics
+
+
+def test_same_seed_same_codes(sample_texts, make_pipeline):
+    a = make_pipeline(sample_texts, epochs=3)
+    b = make_pipeline(sample_texts, epochs=3)
+    assert np.array_equal(a(sample_texts[7])._.sparse_code.to_dense(), b(sample_texts[7])._.sparse_code.to_dense())
+
+
+def test_update_trains_through_thinc(sample_texts):
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sparsecode", config={"model": {"n_latents": 16, "k": 4}})
+    docs = [nlp.make_doc(t) for t in sample_texts]
+    nlp.initialize(lambda: [Example(d, d) for d in docs])
+    optimizer = nlp.create_optimizer()
+    epoch_losses = []
+    for _ in range(6):
+        losses = {}
+        for i in range(0, len(docs), 16):
+            nlp.update([Example(d, d) for d in docs[i : i + 16]], sgd=optimizer, losses=losses)
+        epoch_losses.append(losses["sparsecode"])
+    assert epoch_losses[-1] < epoch_losses[0]
+    scores = nlp.evaluate([Example(d, d) for d in docs[:30]])
+    assert 0 < scores["sparsecode_fit"] < 1 and 0 < scores["sparsecode_l0"] <= 4
+
+
+def test_use_before_initialize_names_the_component():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sparsecode", name="codes")
+    with pytest.raises(ValueError, match=r"'codes' component is not initialized"):
+        nlp("Some text here.")
+
+
+@pytest.mark.parametrize(
+    "model, field",
+    [({"n_latents": 8, "k": 9}, "'k'"), ({"k": 0}, "'k'"), ({"scaling": "bm25"}, "scaling"), ({"n_latents": -1}, "n_latents")],
+)
+def test_config_errors_name_the_field(model, field):
+    nlp = spacy.blank("en")
+    with pytest.raises(Exception, match=field):
+        nlp.add_pipe("sparsecode", config={"model": model})
+
+
+def test_initialize_with_no_usable_words_fails_clearly():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sparsecode")
+    docs = [nlp.make_doc("the of and") for _ in range(5)]
+    with pytest.raises(ValueError, match="no training documents with any in-vocabulary tokens"):
+        nlp.initialize(lambda: [Example(d, d) for d in docs])
+
+
+def _copy(saved_pipeline, tmp_path):
+    target = tmp_path / "nlp"
+    shutil.copytree(saved_pipeline, target)
+    return target
+
+
+def test_missing_weights_file_is_named(saved_pipeline, tmp_path):
+    path = _copy(saved_pipeline, tmp_path)
+    (path / "sparsecode" / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        spacy.load(path)
+
+
+def test_truncated_weights_file_is_named(saved_pipeline, tmp_path):
+    path = _copy(saved_pipeline, tmp_path)
+    weights = path / "sparsecode" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="model.safetensors.*truncated or corrupt"):
+        spacy.load(path)
+
+
+def test_unknown_format_version_is_refused(saved_pipeline, tmp_path):
+    path = _copy(saved_pipeline, tmp_path)
+    cfg = path / "sparsecode" / "cfg.json"
+    cfg.write_text(json.dumps(json.loads(cfg.read_text()) | {"format_version": 99}))
+    with pytest.raises(ValueError, match="format version 99"):
+        spacy.load(path)
