@@ -75,7 +75,128 @@ def build_topk_sae(
     aux_coef: float = 0.125,
     dead_after_docs: int = 2000,
     seed: int = 0,
+    denoise_rate: float = 0.0,
 ) -> Model[sp.csr_matrix, Any]:
     """TopK sparse autoencoder (non-negative decoder, AuxK dead-latent revival)."""
     return sparse_code_model("topk", dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, aux_k=aux_k,
-                                          aux_coef=aux_coef, dead_after_docs=dead_after_docs, seed=seed))
+                                          aux_coef=aux_coef, dead_after_docs=dead_after_docs,
+                                          denoise_rate=denoise_rate, seed=seed))
+
+
+@registry.architectures("spacy-sparsecode.L1SAE.v1")
+def build_l1_sae(
+    n_latents: int = 256,
+    k: int = 16,
+    scaling: str = "tfidf",
+    loss: str = "mse",
+    l1_coef: float = 0.003,
+    aux_k: int = 64,
+    aux_coef: float = 0.125,
+    dead_after_docs: int = 2000,
+    denoise_rate: float = 0.0,
+    seed: int = 0,
+) -> Model[sp.csr_matrix, Any]:
+    """ReLU sparse autoencoder with an L1 penalty; inference codes keep the top ``k``."""
+    return sparse_code_model("l1", dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, l1_coef=l1_coef,
+                                        aux_k=aux_k, aux_coef=aux_coef, dead_after_docs=dead_after_docs,
+                                        denoise_rate=denoise_rate, seed=seed))
+
+
+@registry.architectures("spacy-sparsecode.KLSAE.v1")
+def build_kl_sae(
+    n_latents: int = 256,
+    k: int = 16,
+    scaling: str = "tfidf",
+    loss: str = "mse",
+    rho: float = 0.05,
+    beta: float = 0.1,
+    activation: str = "sigmoid",
+    aux_k: int = 64,
+    aux_coef: float = 0.125,
+    dead_after_docs: int = 2000,
+    denoise_rate: float = 0.0,
+    seed: int = 0,
+) -> Model[sp.csr_matrix, Any]:
+    """Sparse autoencoder with the KL(rho || rho_hat) sparsity penalty; top ``k`` at inference."""
+    return sparse_code_model("kl", dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, rho=rho, beta=beta,
+                                        activation=activation, aux_k=aux_k, aux_coef=aux_coef,
+                                        dead_after_docs=dead_after_docs, denoise_rate=denoise_rate, seed=seed))
+
+
+@registry.architectures("spacy-sparsecode.ThresholdSAE.v1")
+def build_threshold_sae(
+    n_latents: int = 256,
+    k: int = 16,
+    scaling: str = "tfidf",
+    loss: str = "mse",
+    l0_coef: float = 0.001,
+    threshold_init: float = 0.1,
+    bandwidth: float = 0.01,
+    aux_k: int = 64,
+    aux_coef: float = 0.125,
+    dead_after_docs: int = 2000,
+    denoise_rate: float = 0.0,
+    seed: int = 0,
+) -> Model[sp.csr_matrix, Any]:
+    """JumpReLU sparse autoencoder (learned thresholds, L0 penalty); at most ``k`` active at inference."""
+    return sparse_code_model("threshold", dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, l0_coef=l0_coef,
+                                               threshold_init=threshold_init, bandwidth=bandwidth, aux_k=aux_k,
+                                               aux_coef=aux_coef, dead_after_docs=dead_after_docs,
+                                               denoise_rate=denoise_rate, seed=seed))
+
+
+@registry.architectures("spacy-sparsecode.GaussianVAE.v1")
+def build_gaussian_vae(
+    n_latents: int = 50,
+    k: int = 8,
+    scaling: str = "log1p",
+    hidden: int = 100,
+    dropout: float = 0.2,
+    beta: float = 1.0,
+    kl_anneal_steps: int = 0,
+    code_threshold: float = 0.0,
+    seed: int = 0,
+) -> Model[sp.csr_matrix, Any]:
+    """beta-VAE topic model (Gaussian latent, NVDM-style decoder); codes: top ``k`` of softmax(mu)."""
+    return sparse_code_model("gaussian", dict(n_latents=n_latents, k=k, scaling=scaling, hidden=hidden, dropout=dropout,
+                                              beta=beta, kl_anneal_steps=kl_anneal_steps,
+                                              code_threshold=code_threshold, seed=seed))
+
+
+@registry.architectures("spacy-sparsecode.LogisticNormalVAE.v1")
+def build_logistic_normal_vae(
+    n_latents: int = 50,
+    k: int = 8,
+    scaling: str = "log1p",
+    hidden: int = 100,
+    dropout: float = 0.2,
+    beta: float = 1.0,
+    alpha: float = 1.0,
+    kl_anneal_steps: int = 0,
+    code_threshold: float = 0.0,
+    seed: int = 0,
+) -> Model[sp.csr_matrix, Any]:
+    """ProdLDA-style VAE (logistic-normal prior, batch-norm'd decoder); codes: top ``k`` of softmax(mu)."""
+    return sparse_code_model("logistic_normal", dict(n_latents=n_latents, k=k, scaling=scaling, hidden=hidden,
+                                                     dropout=dropout, beta=beta, alpha=alpha,
+                                                     kl_anneal_steps=kl_anneal_steps, code_threshold=code_threshold,
+                                                     seed=seed))
+
+
+@registry.architectures("spacy-sparsecode.Dictionary.v1")
+def build_dictionary(
+    n_latents: int = 256,
+    k: int = 16,
+    scaling: str = "tfidf",
+    method: str = "kmeans",
+    coding: str = "lasso",
+    alpha: float = 0.02,
+    lasso_iter: int = 100,
+    epochs: int = 5,
+    batch_size: int = 1024,
+    seed: int = 0,
+) -> Model[sp.csr_matrix, Any]:
+    """Classical sparse coding: k-means or learned dictionary, OMP or lasso codes (fitted, not SGD-trained)."""
+    return sparse_code_model("dictionary", dict(n_latents=n_latents, k=k, scaling=scaling, method=method, coding=coding,
+                                                alpha=alpha, lasso_iter=lasso_iter, epochs=epochs,
+                                                batch_size=batch_size, seed=seed))

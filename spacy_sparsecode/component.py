@@ -26,7 +26,7 @@ from thinc.api import Config, Model, Optimizer
 from .architectures import get_torch_model
 from .codes import SparseCodes
 from .errors import Errors
-from .extensions import CODE_KEY, install_extensions
+from .extensions import CODE_KEY, MODEL_KEY, SPANS_KEY, SUMMARY_KEY, install_extensions, register_component
 from .featurize import docs_to_csr
 from .io import FORMAT_VERSION, check_format_version, load_tensors, read_json, save_tensors, write_json_atomic
 from .metrics import top_words
@@ -137,6 +137,47 @@ class SparseCoder(TrainablePipe):
         trainer.model.to(self.model.layers[0].shims[0].device)
         return history
 
+    def initialize_from(self, bow_vocab: BagOfWordsVocab, sample: sp.csr_matrix) -> None:
+        """Initialise from a prebuilt vocabulary and the count rows of the first training docs.
+
+        What ``initialize`` does once the vocabulary and the featurised sample exist; used by
+        ``sparsecode train``, which tokenises the corpus once and caches both.
+        bow_vocab (BagOfWordsVocab): the vocabulary (its config becomes the component's).
+        sample (csr_matrix): counts over ``bow_vocab`` of the first ``INIT_SAMPLE_DOCS`` docs.
+        """
+        if len(bow_vocab) == 0:
+            raise ValueError(Errors.E011.format(name=self.name, min_df=bow_vocab.config.min_df))
+        self.vocab_config = bow_vocab.config
+        self.bow_vocab = bow_vocab
+        self._build_model()
+        sample = sp.csr_matrix(sample[:INIT_SAMPLE_DOCS], dtype=np.float32)
+        sample = sample[np.diff(sample.indptr) > 0]
+        if sample.shape[0] == 0:
+            raise ValueError(Errors.E011.format(name=self.name, min_df=self.vocab_config.min_df))
+        self.torch_model.init_from_data(CsrBatch.from_csr(sample, self.torch_model.device))
+
+    @torch.no_grad()
+    def reconstruction_fit_csr(self, X: sp.csr_matrix, batch_size: int = 1024) -> float:
+        """``reconstruction_fit`` of a count matrix, computed in batches (bounded memory)."""
+        self._require_initialized()
+        X = sp.csr_matrix(X, dtype=np.float32)
+        X = X[np.diff(X.indptr) > 0]
+        if X.shape[0] == 0:
+            return 0.0
+        model = self.torch_model
+        was_training = model.training
+        model.eval()
+        loss = baseline = 0.0
+        try:
+            for start in range(0, X.shape[0], batch_size):
+                batch = CsrBatch.from_csr(X[start : start + batch_size], model.device)
+                loss += float(model.loss(batch).total.double().sum())
+                baseline += float(model.scale(batch).values.double().pow(2).sum())
+        finally:
+            model.train(was_training)
+        baseline = baseline if model.config.scaling != "count" else float(X.shape[0])
+        return 1.0 - loss / max(baseline, 1e-12)
+
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
         """Build the vocabulary from the training docs, size the model, initialise it from data.
 
@@ -175,8 +216,13 @@ class SparseCoder(TrainablePipe):
         docs (Sequence[Doc]): the documents.
         codes (SparseCodes): the output of ``predict``.
         """
+        fingerprint = self.fingerprint()
+        register_component(fingerprint, self)
         for doc, code in zip(docs, codes):
             doc.user_data[CODE_KEY] = code.to_user_data()
+            doc.user_data[MODEL_KEY] = fingerprint
+            doc.user_data.pop(SUMMARY_KEY, None)
+            doc.user_data.pop(SPANS_KEY, None)
 
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
@@ -230,6 +276,18 @@ class SparseCoder(TrainablePipe):
         weights = self.torch_model.topic_word_weights().float().cpu().numpy()
         return [[self.bow_vocab.strings[j] for j in row] for row in top_words(weights, top_n)]
 
+    def denoise(self, docs: Iterable[Doc], top_n: int = 10, *, only_new: bool = True) -> List[List[str]]:
+        """Reconstruct each Doc's clean bag of words from its code and list the top words.
+
+        docs (Iterable[Doc]): the (partial, noisy) documents.
+        top_n (int): how many words per Doc.
+        only_new (bool): skip words the Doc already contains, listing only restored words.
+        RETURNS (List[List[str]]): the ``top_n`` best words per Doc (none for a Doc without
+            in-vocabulary words).
+        """
+        ids, _ = self.torch_model.denoise(self.featurize(docs), top_n=top_n, only_new=only_new)
+        return [[self.bow_vocab.strings[j] for j in row if j >= 0] for row in ids]
+
     @torch.no_grad()
     def reconstruction_fit(self, docs: Iterable[Doc]) -> float:
         """1 - the model's mean per-document loss on ``docs`` relative to an empty code (higher is better)."""
@@ -247,6 +305,96 @@ class SparseCoder(TrainablePipe):
         finally:
             model.train(was_training)
         return 1.0 - loss / max(baseline, 1e-12)
+
+    # --- tasks: compression, topics, summarization (spacy_sparsecode.tasks) -------------
+    def fingerprint(self) -> str:
+        """Hex fingerprint of the model (family, vocabulary, weights); cached until weights change."""
+        from .tasks.compress import model_fingerprint
+
+        self._require_initialized()
+        tensors = self.torch_model.weight_tensors()
+        key = (id(self.bow_vocab), tuple((name, id(t), t._version) for name, t in tensors.items()))
+        cache = self.__dict__.setdefault("_task_cache", {})
+        if cache.get("fingerprint_key") != key:
+            cache.clear()
+            cache["fingerprint_key"] = key
+            cache["fingerprint"] = model_fingerprint(tensors, self.bow_vocab.strings, self.model.attrs["family"]).hex()
+        return cache["fingerprint"]
+
+    def latent_labels(self, n_words: int = 3) -> List[str]:
+        """One label per latent: its top ``n_words`` words (cached per model fingerprint)."""
+        from .tasks.topics import latent_labels
+
+        self.fingerprint()  # refreshes the cache when the weights changed
+        cache = self.__dict__["_task_cache"]
+        if ("labels", n_words) not in cache:
+            cache[("labels", n_words)] = latent_labels(self.torch_model, self.bow_vocab.strings, n_words)
+        return cache[("labels", n_words)]
+
+    def _codes_of(self, docs: Sequence[Doc]) -> SparseCodes:
+        """Stored codes of processed Docs (encoded now for Docs without one)."""
+        from .extensions import get_sparse_code
+
+        stored = [get_sparse_code(doc) for doc in docs]
+        if all(c is not None for c in stored):
+            rows = [sp.csr_matrix((c.values, c.indices, [0, c.nnz]), shape=(1, c.dim)) for c in stored]
+            return SparseCodes(sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, self.torch_model.config.n_latents)))
+        return self.predict(docs)
+
+    def keywords(self, doc: Doc, top_n: int = 10) -> List[Tuple[str, float]]:
+        """The Doc's ``top_n`` words reconstructed from its code, with scores (query expansion)."""
+        from .tasks.topics import decoded_keywords
+
+        return decoded_keywords(self.torch_model, self._codes_of([doc]), self.bow_vocab.strings, top_n)[0]
+
+    def encode_spans(self, spans: Sequence[Any]) -> SparseCodes:
+        """Codes of Spans (e.g. sentences) from their own bags; cached in their Docs' user_data."""
+        spans = list(spans)
+        if not spans:
+            return SparseCodes(sp.csr_matrix((0, self.torch_model.config.n_latents), dtype=np.float32))
+        codes = self.torch_model.encode(self.featurize(span.as_doc() for span in spans))
+        for span, code in zip(spans, codes):
+            span.doc.user_data.setdefault(SPANS_KEY, {})[f"{span.start}:{span.end}"] = code.to_user_data()
+        return codes
+
+    def summarize(self, doc: Doc, sentences: Optional[int] = None, ratio: Optional[float] = None,
+                  coverage: float = 0.25, redundancy: float = 0.1) -> List[Any]:
+        """Extractive summary: the sentences whose combined code best covers the Doc's code.
+
+        doc (Doc): the document; sentences come from the pipeline (parser/senter/sentencizer),
+            else spaCy's rule-based sentencizer is applied (with a warning).
+        sentences (int) / ratio (float): the length budget (default 3 sentences).
+        coverage (float): weight of the document-code coverage gain.
+        redundancy (float): weight of the MMR-style redundancy penalty (code space).
+        RETURNS (List[Span]): the chosen sentences in document order (stored for ``Doc._.summary``).
+        """
+        from .tasks.summarize import budget, select_sentences, sentence_spans
+
+        budget(1, sentences, ratio)  # validate the arguments even for an empty Doc
+        sents = sentence_spans(doc)
+        n_select = budget(len(sents), sentences, ratio)
+        chosen = [] if n_select == 0 else select_sentences(
+            self.torch_model, self.featurize(sents), n_select, coverage, redundancy)
+        doc.user_data[SUMMARY_KEY] = [[sents[i].start, sents[i].end] for i in chosen]
+        return [sents[i] for i in chosen]
+
+    def compress(self, docs: Iterable[Doc], values: str = "fp16") -> bytes:
+        """Pack the Docs' codes into bytes stamped with this model's fingerprint."""
+        from .tasks.compress import pack
+
+        return pack(self._codes_of(list(docs)), bytes.fromhex(self.fingerprint()), values)
+
+    def decompress(self, blob: bytes) -> SparseCodes:
+        """Codes from ``compress`` bytes; bytes from another model or truncated ones are refused."""
+        from .tasks.compress import unpack
+
+        return unpack(blob, bytes.fromhex(self.fingerprint()))
+
+    def decoded_keywords(self, codes: SparseCodes, top_n: int = 10) -> List[List[Tuple[str, float]]]:
+        """Each code's ``top_n`` reconstructed words (e.g. of decompressed codes)."""
+        from .tasks.topics import decoded_keywords
+
+        return decoded_keywords(self.torch_model, codes, self.bow_vocab.strings, top_n)
 
     # --- serialization ------------------------------------------------------------------
     def _settings(self) -> Dict[str, Any]:

@@ -86,7 +86,73 @@ class Errors(metaclass=_WithCodes):
     E303 = "Argument '{name}' must be {expected}, got {value!r}."
     E304 = "Argument 'x_true' is all zero: the relative reconstruction error is undefined."
     # tasks (E4xx)
+    E400 = "These {n} bytes are not packed sparse codes (bad magic or too short): pass bytes written by `sparsecode compress` / tasks.compress.pack."
+    E401 = "Packed codes are corrupt or truncated: {reason}. Re-create them with `sparsecode compress`."
+    E402 = (
+        "Packed codes were made by another model (fingerprint {found}, this model is {expected}): "
+        "decompress them with the pipeline that compressed them."
+    )
+    E403 = "Packed codes have format version {found}, this spacy-sparsecode reads version {supported}: upgrade it."
+    E404 = "Argument '{name}' must be a positive integer, got {value!r}."
+    E405 = "Expected an iterable of texts, got a single string: wrap it in a list."
+    E406 = "Argument 'ratio' must be a float in (0, 1], got {value!r}."
+    E407 = "Pass either 'sentences' or 'ratio' as the summary length budget, not both."
+    E408 = (
+        "Doc has no sparse code from a loaded '{what}' pipeline (model fingerprint {fingerprint}): "
+        "process it with the pipeline (nlp(text)) and keep that pipeline loaded."
+    )
+    E409 = (
+        "Generation by '{what}' needs a model that can sample (a VAE family: {valid}); this "
+        "pipeline's model is '{family}'. Train a VAE, or steer an SAE code with steer()."
+    )
+    E410 = "Latent id {latent} is out of range for a model with {n_latents} latents (argument '{name}')."
+    E411 = "Argument '{name}' must be {expected}, got {value!r}."
+    E412 = "The sentence index is empty: build it from a corpus with at least one sentence that has vocabulary words."
+    W400 = (
+        "The Doc has no sentence boundaries (no parser, senter or sentencizer in the pipeline): "
+        "the sparsecode component split it with spaCy's rule-based sentencizer. Add "
+        "nlp.add_pipe('sentencizer', before='sparsecode') to choose the splitter yourself."
+    )
     # CLI (E5xx)
+    E500 = (
+        "{path} exists and was not written by `sparsecode train` ({what}): refusing to "
+        "overwrite it. Choose another output directory, or pass --overwrite to replace it."
+    )
+    E501 = "Output {path} already exists: pass --overwrite to replace it, or choose another output path."
+    E502 = "Unknown output format {suffix!r} for {path}: the output suffix must be one of {valid}."
+    E503 = (
+        "An interrupted run left {what} in {path}: pass --resume to continue it, or "
+        "--overwrite to discard it and start over."
+    )
+    E504 = (
+        "Cannot resume from {path}: it was started with different settings ({fields}). Rerun "
+        "with the original settings, or pass --overwrite to discard it and start over."
+    )
+    E505 = "Unknown model family {value!r}. Available families (registered architectures): {valid}."
+    E506 = "Model family {family!r} ({architecture}) has no option {option!r}; its options: {valid}."
+    E507 = "{path} is not a spaCy pipeline with a 'sparsecode' component ({reason}); pass a folder written by `sparsecode train` or `spacy train`."
+    E508 = "Config {path} has no component with factory 'sparsecode': add a [components.sparsecode] block with factory = \"sparsecode\"."
+    E509 = (
+        "{message}\n{n_docs:,} documents before it were processed and kept in {path}: rerun the "
+        "same command with --resume to continue (add --on-error skip to skip bad records)."
+    )
+    E510 = (
+        "Training was interrupted at step {step}. The last checkpoint ({checkpoint}) is kept: "
+        "rerun the same command with --resume to continue from it."
+    )
+    E511 = "The corpus cache in {path} is incomplete or corrupt ({reason}): delete it, or pass --overwrite."
+
+    # report (E7xx)
+    E700 = "The visual report needs matplotlib, which is not installed: pip install spacy-sparsecode[bench]"
+    E701 = "Pipeline {path} has no 'sparsecode' component (components: {names}). Pass a pipeline trained with `sparsecode train`."
+    E702 = "Corpus {corpus!r} gave no documents with in-vocabulary words for the report's document map: pass another --corpus."
+
+    # model families (E6xx)
+    E600 = "The '{family}' family is trained by gradient steps (sgd_trained=True): train it with Trainer.fit, not fit_direct."
+    E601 = (
+        "The matrix has {got} columns but the model's vocabulary has {n_vocab}: featurize the "
+        "documents with the vocabulary the model was trained with."
+    )
 
 
 class Warnings(metaclass=_WithCodes):

@@ -10,12 +10,12 @@ The cache assumes lexeme attributes (e.g. ``is_stop``) do not change while it is
 from __future__ import annotations
 
 import weakref
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
 from spacy.attrs import ORTH
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
 from .errors import Errors
@@ -90,9 +90,11 @@ def _count_chunk(
     return (cells % n_cols).astype(np.int32), counts.astype(np.float32), row_nnz
 
 
-def docs_to_csr(docs: Iterable[Doc], vocab: BagOfWordsVocab, weighting: str = "count") -> sp.csr_matrix:
+def docs_to_csr(docs: Iterable[Union[Doc, Span]], vocab: BagOfWordsVocab, weighting: str = "count") -> sp.csr_matrix:
     """float32 CSR (n_docs, len(vocab)) of term counts, weighted by ``weighting``.
 
+    Items may be Docs or Spans (e.g. sentences: one row each; a Doc's array is computed once
+    for consecutive Spans of it).
     Columns are sorted within rows and there are no explicit zeros; a Doc without
     in-vocabulary tokens gives an empty row.
     """
@@ -104,13 +106,17 @@ def docs_to_csr(docs: Iterable[Doc], vocab: BagOfWordsVocab, weighting: str = "c
     lengths: List[int] = []
     cache: Optional[_LexemeCache] = None
     n_tokens = 0
-    for doc in docs:
+    last_doc, last_array = None, None
+    for item in docs:
+        doc = item if isinstance(item, Doc) else item.doc
         if cache is None or doc.vocab is not cache.spacy_vocab:
             if arrays:
                 parts.append(_count_chunk(arrays, lengths, cache))
                 arrays, lengths, n_tokens = [], [], 0
             cache = _cache_for(vocab, doc.vocab)
-        array = doc.to_array(attrs)
+        if doc is not last_doc:
+            last_doc, last_array = doc, doc.to_array(attrs)
+        array = last_array if item is doc else last_array[item.start : item.end]
         arrays.append(array)
         lengths.append(len(array))
         n_tokens += len(array)

@@ -108,6 +108,11 @@ class Trainer:
         if keep.size == 0:
             raise ValueError(Errors.E031.format(what="the training matrix"))
         matrix = matrix[keep]
+        if not self.model.sgd_trained:  # fitted in one pass (e.g. the dictionary family)
+            start = time.perf_counter()
+            stats = self.model.fit_direct(matrix)
+            self.state.history.append({**stats, "epoch": 1, "seconds": time.perf_counter() - start})
+            return self.state.history
         resumed = resume and checkpoint_dir is not None and self.load_checkpoint(checkpoint_dir)
         if init_from_data and not resumed and self.state.global_step == 0:
             sample = np.random.default_rng(self.config.seed).permutation(matrix.shape[0])[:8192]

@@ -20,7 +20,7 @@ def test_codes_are_sparse_and_topics_sorted(trained_nlp, sample_texts):
     assert isinstance(code, SparseCode)
     assert code.dim == 32 and 0 < code.nnz <= 4
     assert np.array_equal(np.flatnonzero(code.to_dense()), np.sort(code.indices))
-    weights = [w for _, w in doc._.topics]
+    weights = [t[1] for t in doc._.topics]
     assert weights == sorted(weights, reverse=True) and len(weights) == code.nnz
 
 

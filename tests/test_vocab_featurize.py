@@ -198,3 +198,14 @@ def test_row_sums_count_kept_in_vocab_tokens(nlp, token_lists):
         for doc in docs
     ]
     assert np.asarray(docs_to_csr(docs, vocab).sum(axis=1)).ravel().tolist() == expected
+
+
+def test_spans_featurize_like_their_own_docs(nlp):
+    texts = ["The market rallied today. Investors bought shares in banks. Oil prices fell sharply."] * 3
+    vocab = build(nlp, texts, min_df=1, max_df=1.0)
+    doc = nlp.make_doc(texts[0])
+    spans = [doc[0:5], doc[5:12], doc[12:]]
+    from_spans = docs_to_csr(spans, vocab)
+    from_docs = docs_to_csr([span.as_doc() for span in spans], vocab)
+    assert from_spans.shape == (3, len(vocab))
+    assert (from_spans != from_docs).nnz == 0 and from_spans.sum() > 0

@@ -1,4 +1,15 @@
-"""Model families. ``build_model`` picks one by name; each is a ``CodeModel``."""
+"""Model families. ``build_model`` picks one by name; each is a ``CodeModel``.
+
+| family            | module        | codes                                                   |
+|-------------------|---------------|---------------------------------------------------------|
+| ``topk``          | sae.py        | k largest ReLU activations (+ AuxK)                     |
+| ``l1``            | sae.py        | ReLU + L1 penalty; top k at inference                   |
+| ``kl``            | sae.py        | sigmoid/ReLU + KL(rho ‖ rho_hat); top k at inference    |
+| ``threshold``     | sae.py        | JumpReLU (learned thresholds) + L0; top k at inference  |
+| ``gaussian``      | vae.py        | beta-VAE, top k of softmax(mu)                          |
+| ``logistic_normal`` | vae.py      | ProdLDA-style VAE, top k of softmax(mu)                 |
+| ``dictionary``    | dictionary.py | k-means / learned dictionary, OMP or lasso codes        |
+"""
 
 from __future__ import annotations
 
@@ -8,9 +19,13 @@ import numpy as np
 
 from ..errors import Errors
 from .base import CodeModel, CsrBatch, LossParts, ModelConfig
-from .sae import SAEConfig, TopKSAE
+from .dictionary import DictionaryCoder, DictionaryConfig
+from .sae import KLSAE, L1SAE, KLSAEConfig, L1SAEConfig, SAEConfig, ThresholdSAE, ThresholdSAEConfig, TopKSAE
+from .vae import GaussianVAE, LogisticNormalConfig, LogisticNormalVAE, VAEConfig
 
-MODEL_FAMILIES: Dict[str, Type[CodeModel]] = {cls.family: cls for cls in (TopKSAE,)}
+MODEL_FAMILIES: Dict[str, Type[CodeModel]] = {
+    cls.family: cls for cls in (TopKSAE, L1SAE, KLSAE, ThresholdSAE, GaussianVAE, LogisticNormalVAE, DictionaryCoder)
+}
 
 
 def model_class(family: str) -> Type[CodeModel]:
@@ -26,4 +41,8 @@ def build_model(family: str, config: Dict[str, Any], n_vocab: int, idf: Optional
     return cls(cls.config_class.from_dict(config), n_vocab, idf)
 
 
-__all__ = ["CodeModel", "CsrBatch", "LossParts", "ModelConfig", "SAEConfig", "TopKSAE", "MODEL_FAMILIES", "build_model", "model_class"]
+__all__ = [
+    "CodeModel", "CsrBatch", "LossParts", "ModelConfig", "MODEL_FAMILIES", "build_model", "model_class",
+    "SAEConfig", "L1SAEConfig", "KLSAEConfig", "ThresholdSAEConfig", "TopKSAE", "L1SAE", "KLSAE", "ThresholdSAE",
+    "VAEConfig", "LogisticNormalConfig", "GaussianVAE", "LogisticNormalVAE", "DictionaryConfig", "DictionaryCoder",
+]

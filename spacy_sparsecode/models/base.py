@@ -94,6 +94,13 @@ class CsrBatch:
         """The same sparsity pattern with new values."""
         return CsrBatch(self.indices, self.offsets, self.rows, values, self.n_rows, self.n_cols)
 
+    def keep_entries(self, keep: torch.Tensor) -> "CsrBatch":
+        """The batch with only the non-zeros where ``keep`` (bool, (nnz,)) is true; rows stay."""
+        counts = torch.zeros(self.n_rows, dtype=torch.long, device=self.rows.device)
+        counts.index_add_(0, self.rows[keep], torch.ones_like(self.rows[keep]))
+        offsets = torch.cumsum(counts, 0) - counts
+        return CsrBatch(self.indices[keep], offsets, self.rows[keep], self.values[keep], self.n_rows, self.n_cols)
+
     def row_sum(self, values: torch.Tensor) -> torch.Tensor:
         """Sum ``values`` (one per non-zero) within each row -> (B,)."""
         out = torch.zeros(self.n_rows, dtype=values.dtype, device=values.device)
@@ -120,6 +127,26 @@ class LossParts:
     parts: Dict[str, torch.Tensor] = field(default_factory=dict)
 
 
+def dense_codes(indices: torch.Tensor, values: torch.Tensor, n_latents: int) -> torch.Tensor:
+    """Padded codes ``(indices, values)`` (B, m) as a dense (B, K) tensor."""
+    dense = torch.zeros(values.shape[0], n_latents, dtype=values.dtype, device=values.device)
+    return dense.scatter_add(1, indices, values)
+
+
+def padded_codes(codes: SparseCodes, device: torch.device | str = "cpu") -> Tuple[torch.Tensor, torch.Tensor]:
+    """``SparseCodes`` as padded ``(indices, values)`` tensors (B, max L0); value 0 = padding."""
+    matrix = codes.matrix
+    counts = np.diff(matrix.indptr)
+    width = max(int(counts.max()) if counts.size else 0, 1)
+    indices = np.zeros((matrix.shape[0], width), dtype=np.int64)
+    values = np.zeros((matrix.shape[0], width), dtype=np.float32)
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    cols = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], counts)
+    indices[rows, cols] = matrix.indices
+    values[rows, cols] = matrix.data
+    return torch.from_numpy(indices).to(device), torch.from_numpy(values).to(device)
+
+
 def scale_batch(batch: CsrBatch, scaling: str, idf: Optional[torch.Tensor]) -> CsrBatch:
     """Input scaling: tf-idf or log1p values, rows l2-normalised; ``count`` leaves counts as is."""
     if scaling == "count":
@@ -134,6 +161,8 @@ class CodeModel(torch.nn.Module):
 
     family: str = ""
     config_class: Type[ModelConfig] = ModelConfig
+    #: False for families fitted in one pass by ``fit_direct`` (the trainer then skips SGD).
+    sgd_trained: bool = True
 
     def __init__(self, config: ModelConfig, n_vocab: int, idf: Optional[np.ndarray] = None) -> None:
         super().__init__()
@@ -168,6 +197,10 @@ class CodeModel(torch.nn.Module):
     def post_step(self) -> None:
         """Called after every optimizer step (projections, constraints); nothing by default."""
 
+    def fit_direct(self, matrix: sp.csr_matrix) -> Dict[str, float]:
+        """Fit a non-SGD family on a whole CSR matrix of counts; returns fit statistics."""
+        raise NotImplementedError(Errors.E600.format(family=self.family))
+
     # --- shared helpers ------------------------------------------------------------
     def scale(self, batch: CsrBatch) -> CsrBatch:
         """Apply the configured input scaling."""
@@ -183,6 +216,11 @@ class CodeModel(torch.nn.Module):
         empty = batch.row_sum(torch.ones_like(batch.values)) == 0
         return indices, values.masked_fill(empty[:, None], 0.0)
 
+    def check_matrix(self, matrix: sp.spmatrix) -> None:
+        """Raise a clear error when ``matrix`` was not built with this model's vocabulary."""
+        if matrix.ndim != 2 or matrix.shape[1] != self.n_vocab:
+            raise ValueError(Errors.E601.format(got=matrix.shape[-1], n_vocab=self.n_vocab))
+
     def forward(self, matrix: Any, mode: str = "loss") -> Any:
         """Entry point for thinc's PyTorchWrapper: per-doc loss (train) or padded codes."""
         batch = matrix if isinstance(matrix, CsrBatch) else CsrBatch.from_csr(matrix, self.device)
@@ -193,6 +231,7 @@ class CodeModel(torch.nn.Module):
     @torch.no_grad()
     def encode(self, matrix: sp.csr_matrix, batch_size: int = 2048) -> SparseCodes:
         """Encode a whole CSR matrix of counts into ``SparseCodes`` (inference mode)."""
+        self.check_matrix(matrix)
         was_training = self.training
         self.eval()
         parts = []
@@ -208,6 +247,50 @@ class CodeModel(torch.nn.Module):
         if not parts:
             return SparseCodes(sp.csr_matrix((0, self.config.n_latents), dtype=np.float32))
         return SparseCodes.stack(parts)
+
+    def decode_codes(self, codes: SparseCodes) -> torch.Tensor:
+        """Word scores (n, V) of ``SparseCodes`` (e.g. from ``encode`` or a VAE's ``sample``)."""
+        indices, values = padded_codes(codes, self.device)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return self.decode(indices, values)
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
+    def denoise(self, matrix: sp.csr_matrix, top_n: int = 10, only_new: bool = True,
+                batch_size: int = 2048) -> Tuple[np.ndarray, np.ndarray]:
+        """Reconstruct the clean bag of each (partial, noisy) row and return its top words.
+
+        Each row is encoded and decoded; the ``top_n`` highest-scoring words of the
+        reconstruction are returned as ``(word_ids, scores)``, both (n, top_n), best first.
+        With ``only_new`` the words already in the row are skipped, so the result lists the
+        words the model restores. Empty rows (no code) get the ids -1 and scores -inf.
+        """
+        check_field("top_n", top_n, isinstance(top_n, int) and 1 <= top_n <= self.n_vocab, f"an int in [1, {self.n_vocab}]")
+        self.check_matrix(matrix)
+        was_training = self.training
+        self.eval()
+        ids, scores = [], []
+        try:
+            for start in range(0, matrix.shape[0], batch_size):
+                batch = CsrBatch.from_csr(sp.csr_matrix(matrix[start : start + batch_size], dtype=np.float32), self.device)
+                indices, values = self.codes(batch)
+                recon = self.decode(indices, values).float()
+                if only_new:
+                    recon[batch.rows, batch.indices] = float("-inf")
+                empty = (values != 0).sum(dim=1) == 0
+                recon[empty] = float("-inf")
+                best, best_ids = recon.topk(top_n, dim=1)
+                ids.append(best_ids.masked_fill(torch.isinf(best), -1).cpu().numpy())
+                scores.append(best.cpu().numpy())
+        finally:
+            self.train(was_training)
+        if not ids:
+            return np.zeros((0, top_n), dtype=np.int64), np.zeros((0, top_n), dtype=np.float32)
+        return np.concatenate(ids), np.concatenate(scores)
 
     def weight_tensors(self) -> Dict[str, torch.Tensor]:
         """All learned tensors and buffers, for safetensors."""

@@ -2,23 +2,45 @@
 
 Encoder: input scaling (tf-idf or log1p, l2-normalised rows), a linear map applied as a
 sparse product (``F.embedding_bag``; the (B, V) input is never densified), a pre-encoder
-bias, ReLU. Decoder: non-negative weights (ReLU of a free parameter) with unit-norm rows, so
-each latent is a parts-based "topic" whose top words are its largest decoder weights.
-Subclasses only choose how activations become sparse (``activate``) and their penalty.
+bias, then a family's activation. Decoder: non-negative weights with unit-norm rows (kept so
+by ``post_step``), so each latent is a parts-based "topic" whose top words are its largest
+decoder weights.
+
+Families differ only in how pre-activations become codes and in their sparsity penalty:
+
+- ``topk``: the k largest ReLU activations (exactly k-sparse), AuxK revives dead latents.
+- ``l1``: ReLU codes, L1 penalty on activations weighted by decoder row norms.
+- ``kl``: sigmoid (or ReLU) codes, KL(rho || rho_hat_j) between a target and each latent's
+  mean activation over the batch.
+- ``threshold``: JumpReLU with a learned per-latent threshold (straight-through estimator)
+  and an L0 penalty.
+
+``l1``/``kl``/``threshold`` train on all their activations; their inference codes keep at
+most ``k`` of them (the largest positive ones), so codes are truly sparse. Every family can
+train as a denoising autoencoder: ``denoise_rate`` drops that share of each bag's words from
+the encoder's input while the loss still reconstructs the clean bag.
+
+The MSE is computed without the (B, V) reconstruction when that is cheaper:
+``||x - zD - b||² = ||x||² - 2 z·(x Dᵀ) - 2 x·b + z (D Dᵀ) zᵀ + 2 z·(D b) + ||b||²`` needs only
+the sparse product ``x Dᵀ`` and the K × K Gram matrix ``D Dᵀ``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_choice, check_field
+from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_choice, check_field, dense_codes
 
 LOSSES = ("mse", "nll")
+KL_ACTIVATIONS = ("sigmoid", "relu")
+#: The Gram path costs ~K²V multiply-adds, the dense one ~B·V element operations per code
+#: entry; dense element-wise work is memory-bound, hence the weight.
+_DENSE_COST_WEIGHT = 8
 
 
 @dataclass
@@ -29,6 +51,7 @@ class SAEConfig(ModelConfig):
     dead_after_docs: int = 2000
     aux_k: int = 64
     aux_coef: float = 0.125
+    denoise_rate: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -36,10 +59,52 @@ class SAEConfig(ModelConfig):
         check_field("dead_after_docs", self.dead_after_docs, self.dead_after_docs > 0, "a positive int")
         check_field("aux_k", self.aux_k, self.aux_k >= 0, "an int >= 0 (0 disables AuxK)")
         check_field("aux_coef", self.aux_coef, self.aux_coef >= 0, "a float >= 0")
+        check_field("denoise_rate", self.denoise_rate, 0 <= self.denoise_rate < 1, "a float in [0, 1) (0 disables denoising)")
+
+
+@dataclass
+class L1SAEConfig(SAEConfig):
+    """ReLU codes with an L1 penalty; ``k`` caps the active latents at inference."""
+
+    l1_coef: float = 0.003
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_field("l1_coef", self.l1_coef, self.l1_coef >= 0, "a float >= 0")
+
+
+@dataclass
+class KLSAEConfig(SAEConfig):
+    """KL sparsity to a target mean activation ``rho``, weighted by ``beta``."""
+
+    rho: float = 0.05
+    beta: float = 0.1
+    activation: str = "sigmoid"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_field("rho", self.rho, 0 < self.rho < 1, "a float in (0, 1)")
+        check_field("beta", self.beta, self.beta >= 0, "a float >= 0")
+        check_choice("activation", self.activation, KL_ACTIVATIONS)
+
+
+@dataclass
+class ThresholdSAEConfig(SAEConfig):
+    """JumpReLU: learned per-latent thresholds, L0 penalty, straight-through gradients."""
+
+    l0_coef: float = 0.001
+    threshold_init: float = 0.1
+    bandwidth: float = 0.01
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_field("l0_coef", self.l0_coef, self.l0_coef >= 0, "a float >= 0")
+        check_field("threshold_init", self.threshold_init, self.threshold_init > 0, "a positive float")
+        check_field("bandwidth", self.bandwidth, self.bandwidth > 0, "a positive float")
 
 
 class SparseAutoencoder(CodeModel):
-    """Shared skeleton; subclasses implement ``activate``."""
+    """Shared skeleton; subclasses implement ``activate`` (and optionally ``train_codes``)."""
 
     config: SAEConfig
 
@@ -86,11 +151,15 @@ class SparseAutoencoder(CodeModel):
         return scaled.matmul(self.W_enc) - self.b_dec @ self.W_enc + self.b_enc
 
     def activate(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Sparse codes as padded ``(indices, values)`` from pre-activations."""
+        """Inference codes as padded ``(indices, values)`` (at most k non-zeros per row)."""
         raise NotImplementedError
 
-    def penalty(self, pre: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> Tuple[torch.Tensor, dict]:
-        """Per-document sparsity penalty (B,) and logging parts; none by default."""
+    def train_codes(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Codes the decoder reconstructs from while training; the inference codes by default."""
+        return self.activate(pre)
+
+    def penalty(self, pre: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """Per-document sparsity penalty (B,) of the training codes and logging parts; none by default."""
         return torch.zeros(pre.shape[0], device=pre.device), {}
 
     def encode_batch(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -99,6 +168,8 @@ class SparseAutoencoder(CodeModel):
     def reconstruct(self, indices: torch.Tensor, values: torch.Tensor, decoder: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Dense reconstruction (B, V) of padded codes: a sparse product with the decoder."""
         decoder = self.decoder_weights() if decoder is None else decoder
+        if 4 * indices.shape[1] >= self.config.n_latents:
+            return dense_codes(indices, values, self.config.n_latents) @ decoder + self.b_dec
         return F.embedding_bag(indices, decoder, mode="sum", per_sample_weights=values) + self.b_dec
 
     def decode(self, indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
@@ -108,50 +179,101 @@ class SparseAutoencoder(CodeModel):
         return self.decoder_weights().detach()
 
     # --- training -------------------------------------------------------------------
-    def reconstruction_loss(self, batch: CsrBatch, scaled: CsrBatch, recon: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Per-doc loss (B,) and the residual used by AuxK (MSE only, else None)."""
-        if self.config.loss == "nll":
-            log_probs = F.log_softmax(recon, dim=1)
-            return -batch.row_sum(batch.values * log_probs[batch.rows, batch.indices]), None
-        residual = scaled.to_dense() - recon
-        return residual.pow(2).sum(dim=1), residual
+    def corrupt(self, batch: CsrBatch) -> CsrBatch:
+        """Denoising: drop each word of the bags with probability ``denoise_rate`` (training only)."""
+        rate = self.config.denoise_rate
+        if not self.training or rate <= 0:
+            return batch
+        keep = torch.rand(batch.indices.shape[0], generator=self.generator).to(batch.indices.device) >= rate
+        return batch.keep_entries(keep)
 
     def loss(self, batch: CsrBatch) -> LossParts:
-        scaled = self.scale(batch)
-        pre = self.pre_activations(scaled)
-        indices, values = self.activate(pre)
+        target = self.scale(batch)
+        noisy = self.corrupt(batch)
+        pre = self.pre_activations(target if noisy is batch else self.scale(noisy))
+        indices, values = self.train_codes(pre)
         decoder = self.decoder_weights()
-        recon = self.reconstruct(indices, values, decoder)
-        recon_loss, residual = self.reconstruction_loss(batch, scaled, recon)
+        dead = self._update_firing(pre, batch.n_rows) if self.training else None
+        aux_codes = None
+        if dead is not None and self.config.loss == "mse" and self.config.aux_k > 0 and bool(dead.any()):
+            k_aux = min(self.config.aux_k, int(dead.sum()))
+            aux_values, aux_indices = pre.masked_fill(~dead, float("-inf")).topk(k_aux, dim=1)
+            aux_codes = (aux_indices, F.relu(aux_values))
+        if self.config.loss == "nll":
+            log_probs = F.log_softmax(self.reconstruct(indices, values, decoder), dim=1)
+            recon_loss, aux = -batch.row_sum(batch.values * log_probs[batch.rows, batch.indices]), None
+        elif self._use_gram(indices.shape[1], batch.n_rows):
+            recon_loss, aux = self._mse_gram(target, indices, values, decoder, aux_codes)
+        else:
+            recon_loss, aux = self._mse_dense(target, indices, values, decoder, aux_codes)
         penalty, parts = self.penalty(pre, indices, values)
         total = recon_loss + penalty
-        if self.training:
-            dead = self._update_firing(indices, values, batch.n_rows)
-            if residual is not None and self.config.aux_k > 0 and bool(dead.any()):
-                aux = self._aux_loss(pre, dead, residual.detach(), decoder)
-                total = total + self.config.aux_coef * aux
-                parts["aux"] = aux.detach().mean()
-        parts.update(recon=recon_loss.detach().mean(), l0=(values > 0).sum(dim=1).float().mean())
+        if aux is not None:
+            total = total + self.config.aux_coef * aux
+            parts["aux"] = aux.detach().mean()
+        with torch.no_grad():
+            l0 = (self.activate(pre)[1] > 0).sum(dim=1).float().mean()
+        parts.update(recon=recon_loss.detach().mean(), l0=l0)
         return LossParts(total=total, parts=parts)
 
+    def _use_gram(self, width: int, n_rows: int) -> bool:
+        K = self.config.n_latents
+        dense_width = K if 4 * width >= K else width
+        return K * K < _DENSE_COST_WEIGHT * n_rows * (dense_width + 4)
+
+    def _mse_dense(self, target: CsrBatch, indices: torch.Tensor, values: torch.Tensor, decoder: torch.Tensor,
+                   aux_codes: Optional[Tuple[torch.Tensor, torch.Tensor]]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Per-doc squared error through the dense (B, V) residual, and the AuxK loss."""
+        residual = target.to_dense() - self.reconstruct(indices, values, decoder)
+        aux = None
+        if aux_codes is not None:
+            aux_recon = F.embedding_bag(aux_codes[0], decoder, mode="sum", per_sample_weights=aux_codes[1])
+            aux = (residual.detach() - aux_recon).pow(2).sum(dim=1)
+        return residual.pow(2).sum(dim=1), aux
+
+    def _mse_gram(self, target: CsrBatch, indices: torch.Tensor, values: torch.Tensor, decoder: torch.Tensor,
+                  aux_codes: Optional[Tuple[torch.Tensor, torch.Tensor]]) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """The same losses from ``x Dᵀ`` and the K × K Gram matrix (no (B, V) tensor)."""
+        K, b = self.config.n_latents, self.b_dec
+        z = dense_codes(indices, values, K)
+        x_dec = target.matmul(decoder.t())  # (B, K): x · d_j
+        x_b = target.row_sum(target.values * b[target.indices])
+        x_x = target.row_sum(target.values * target.values)
+        gram = decoder @ decoder.t()
+        dec_b = decoder @ b
+        mse = x_x - 2 * ((z * x_dec).sum(1) + x_b) + ((z @ gram) * z).sum(1) + 2 * z @ dec_b + b @ b
+        aux = None
+        if aux_codes is not None:
+            # AuxK with the residual r = x - zD - b held constant: ||r||² - 2 a·r + ||a||², a = z_aux D.
+            z_aux = dense_codes(aux_codes[0], aux_codes[1], K)
+            z_det, b_det = z.detach(), b.detach()
+            r_dec = x_dec - z_det @ (decoder.detach() @ decoder.t()) - b_det @ decoder.t()  # r · d_j
+            aux = mse.detach() - 2 * (z_aux * r_dec).sum(1) + ((z_aux @ gram) * z_aux).sum(1)
+        return mse.clamp_min(0), aux
+
     @torch.no_grad()
-    def _update_firing(self, indices: torch.Tensor, values: torch.Tensor, n_docs: int) -> torch.Tensor:
-        """Count documents since each latent last fired; return the dead mask."""
+    def _update_firing(self, pre: torch.Tensor, n_docs: int) -> torch.Tensor:
+        """Count documents since each latent last fired in an inference code; return the dead mask."""
+        indices, values = self.activate(pre.detach())
         self.docs_since_fired += n_docs
         self.docs_since_fired[indices[values > 0]] = 0
         return self.docs_since_fired >= self.config.dead_after_docs
 
-    def _aux_loss(self, pre: torch.Tensor, dead: torch.Tensor, residual: torch.Tensor, decoder: torch.Tensor) -> torch.Tensor:
-        """AuxK: dead latents' top activations must explain the main model's residual."""
-        k_aux = min(self.config.aux_k, int(dead.sum()))
-        masked = pre.masked_fill(~dead, float("-inf"))
-        values, indices = masked.topk(k_aux, dim=1)
-        aux_recon = F.embedding_bag(indices, decoder, mode="sum", per_sample_weights=F.relu(values))
-        return (residual - aux_recon).pow(2).sum(dim=1)
-
     def dead_share(self) -> float:
         """Share of latents that did not fire in the last ``dead_after_docs`` documents."""
         return float((self.docs_since_fired >= self.config.dead_after_docs).float().mean())
+
+
+def _top_positive(activations: torch.Tensor, k: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` largest activations per row as padded codes, non-positive ones zeroed."""
+    values, indices = activations.topk(k, dim=1)
+    return indices, F.relu(values)
+
+
+def _all_latents(values: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Dense activations (B, K) as padded codes over every latent."""
+    indices = torch.arange(values.shape[1], device=values.device).expand(values.shape[0], -1)
+    return indices, values
 
 
 class TopKSAE(SparseAutoencoder):
@@ -161,5 +283,114 @@ class TopKSAE(SparseAutoencoder):
     config_class = SAEConfig
 
     def activate(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        values, indices = pre.topk(self.config.k, dim=1)
-        return indices, F.relu(values)
+        return _top_positive(pre, self.config.k)
+
+
+class L1SAE(SparseAutoencoder):
+    """ReLU SAE with an L1 penalty ``l1_coef · Σ_j z_j ||d_j||``; inference keeps the top k."""
+
+    family = "l1"
+    config_class = L1SAEConfig
+    config: L1SAEConfig
+
+    def activate(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return _top_positive(pre, self.config.k)
+
+    def train_codes(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return _all_latents(F.relu(pre))
+
+    def penalty(self, pre: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        l1 = values @ self.decoder_weights().norm(dim=1)
+        return self.config.l1_coef * l1, {"l1": l1.detach().mean()}
+
+
+class KLSAE(SparseAutoencoder):
+    """Sparse autoencoder with the KL sparsity penalty ``beta · Σ_j KL(rho || rho_hat_j)``.
+
+    ``rho_hat_j`` is latent j's mean activation over the batch (sigmoid activations; ReLU
+    activations are clipped to [0, 1] for it). The batch penalty is added to every
+    document's loss, so the batch mean carries it once. Inference keeps the k largest
+    activations.
+    """
+
+    family = "kl"
+    config_class = KLSAEConfig
+    config: KLSAEConfig
+
+    def _activations(self, pre: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(pre) if self.config.activation == "sigmoid" else F.relu(pre)
+
+    def activate(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return _top_positive(self._activations(pre), self.config.k)
+
+    def train_codes(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return _all_latents(self._activations(pre))
+
+    def penalty(self, pre: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        rho = self.config.rho
+        rho_hat = values.clamp(max=1.0).mean(dim=0).clamp(1e-6, 1 - 1e-6)
+        kl = (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+        return (self.config.beta * kl).expand(pre.shape[0]), {"kl": kl.detach(), "rho_hat": rho_hat.detach().mean()}
+
+
+class _JumpReLU(torch.autograd.Function):
+    """``x · H(x - θ)``; gradient to θ by a rectangle-kernel straight-through estimator."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, threshold: torch.Tensor, bandwidth: float) -> torch.Tensor:
+        ctx.save_for_backward(x, threshold)
+        ctx.bandwidth = bandwidth
+        return x * (x > threshold)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, threshold = ctx.saved_tensors
+        eps = ctx.bandwidth
+        near = ((x - threshold).abs() < eps / 2).to(grad.dtype)
+        grad_x = grad * (x > threshold)
+        grad_threshold = (-(threshold / eps) * near * grad).sum(dim=0)
+        return grad_x, grad_threshold, None
+
+
+class _Step(torch.autograd.Function):
+    """``H(x - θ)``; gradient to θ only, by the same straight-through estimator."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, threshold: torch.Tensor, bandwidth: float) -> torch.Tensor:
+        ctx.save_for_backward(x, threshold)
+        ctx.bandwidth = bandwidth
+        return (x > threshold).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, threshold = ctx.saved_tensors
+        eps = ctx.bandwidth
+        near = ((x - threshold).abs() < eps / 2).to(grad.dtype)
+        return None, (-(1.0 / eps) * near * grad).sum(dim=0), None
+
+
+class ThresholdSAE(SparseAutoencoder):
+    """JumpReLU SAE: ``z = pre · H(pre - θ_j)`` with learned θ_j = exp(log_threshold_j).
+
+    The penalty ``l0_coef · Σ_j H(pre_j - θ_j)`` counts active latents; both it and the
+    activation pass gradients to θ through a straight-through estimator (rectangle kernel
+    of width ``bandwidth``). Inference keeps at most the k largest active latents.
+    """
+
+    family = "threshold"
+    config_class = ThresholdSAEConfig
+    config: ThresholdSAEConfig
+
+    def __init__(self, config: ThresholdSAEConfig, n_vocab: int, idf: Optional[np.ndarray] = None) -> None:
+        super().__init__(config, n_vocab, idf)
+        self.log_threshold = torch.nn.Parameter(torch.full((config.n_latents,), float(np.log(config.threshold_init))))
+
+    def activate(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return _top_positive(pre * (pre > self.log_threshold.exp()), self.config.k)
+
+    def train_codes(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        return _all_latents(_JumpReLU.apply(pre, self.log_threshold.exp(), self.config.bandwidth))
+
+    def penalty(self, pre: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        l0 = _Step.apply(pre, self.log_threshold.exp(), self.config.bandwidth).sum(dim=1)
+        return self.config.l0_coef * l0, {"l0_train": l0.detach().mean()}

@@ -1,0 +1,177 @@
+"""CLI commands for the tasks: ``compress``, ``decompress``, ``summarize``, ``generate``.
+
+Each reads a trained pipeline folder (``spacy.load``), streams a corpus with
+``read_corpus``, shows rich progress and writes its output atomically.
+``register(app)`` adds them to the ``sparsecode`` typer app.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any, Iterator, List, Optional, Tuple
+
+import typer
+from rich.console import Console
+
+console = Console()
+
+
+def _load(model: Path) -> Tuple[Any, Any]:
+    import spacy
+
+    nlp = spacy.load(model)
+    names = [name for name, pipe in nlp.pipeline if pipe.__class__.__name__ == "SparseCoder"]
+    if not names:
+        raise typer.BadParameter(f"{model} has no 'sparsecode' component; train one with `sparsecode train`.")
+    return nlp, nlp.get_pipe(names[0])
+
+
+def _records(corpus: str, text_field: str, limit: Optional[int]) -> List[Any]:
+    from .corpora import read_corpus
+
+    return list(read_corpus(corpus, text_field=text_field, limit=limit))
+
+
+def _pipe_with_progress(nlp: Any, texts: List[str], what: str, batch_size: int = 64) -> Iterator[Any]:
+    from .progress import progress_bar
+
+    with progress_bar() as bar:
+        task = bar.add_task(what, total=len(texts), info="")
+        for doc in nlp.pipe(texts, batch_size=batch_size):
+            bar.advance(task)
+            yield doc
+
+
+def _write_jsonl(path: Path, rows: List[dict]) -> None:
+    from .io import write_bytes_atomic
+
+    write_bytes_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf8"))
+
+
+def compress(
+    model: Path = typer.Argument(..., help="Trained pipeline folder."),
+    corpus: str = typer.Argument(..., help="'bbc' or a corpus file/folder."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the packed codes."),
+    values: str = typer.Option("fp16", help="Value quantisation: fp16 or int8."),
+    text_field: str = typer.Option("text", help="Field holding the text."),
+    limit: Optional[int] = typer.Option(None, help="Read at most this many documents."),
+) -> None:
+    """Encode a corpus and pack its codes into bytes (delta + varint ids, quantised values)."""
+    from .io import write_bytes_atomic
+    from .tasks.compress import pack
+
+    nlp, component = _load(model)
+    records = _records(corpus, text_field, limit)
+    texts = [r.text for r in records]
+    docs = list(_pipe_with_progress(nlp, texts, "Encoding"))
+    blob = pack(component._codes_of(docs), bytes.fromhex(component.fingerprint()), values)
+    write_bytes_atomic(output, blob)
+    gz = sum(len(gzip.compress(t.encode("utf8"))) for t in texts)
+    n = len(texts)
+    console.print(f"Packed {n:,} documents into {len(blob):,} bytes ({len(blob) / n:.1f} bytes/doc; gzip'd text "
+                  f"{gz / n:.0f} bytes/doc, {gz / max(len(blob), 1):.0f}x larger) -> {output}")
+
+
+def decompress(
+    model: Path = typer.Argument(..., help="The pipeline that compressed the codes."),
+    packed: Path = typer.Argument(..., help="Bytes written by `sparsecode compress`."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the codes (jsonl)."),
+    top_n: int = typer.Option(10, help="Decoded top words per document."),
+) -> None:
+    """Unpack codes (checking the model fingerprint) and decode each document's top words."""
+    _, component = _load(model)
+    codes = component.decompress(packed.read_bytes())
+    words = component.decoded_keywords(codes, top_n) if len(codes) else []
+    rows = [{"latents": [[j, round(w, 5)] for j, w in code.top_latents()], "words": [w for w, _ in kw]}
+            for code, kw in zip(codes, words)]
+    _write_jsonl(output, rows)
+    console.print(f"Decompressed {len(codes):,} codes -> {output}")
+
+
+def summarize(
+    model: Path = typer.Argument(..., help="Trained pipeline folder."),
+    corpus: str = typer.Argument(..., help="'bbc' or a corpus file/folder."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the summaries (jsonl)."),
+    sentences: Optional[int] = typer.Option(None, help="Sentences per summary (default 3)."),
+    ratio: Optional[float] = typer.Option(None, help="Share of each document's sentences instead."),
+    coverage: float = typer.Option(0.25, help="Weight of the document-code coverage gain."),
+    redundancy: float = typer.Option(0.1, help="Weight of the MMR redundancy penalty (code space)."),
+    text_field: str = typer.Option("text", help="Field holding the text."),
+    limit: Optional[int] = typer.Option(None, help="Read at most this many documents."),
+) -> None:
+    """Extractive summaries: sentences whose combined code best covers the document's code."""
+    import warnings
+
+    from .tasks.summarize import budget
+
+    budget(1, sentences, ratio)  # fail on a bad budget before any work
+    nlp, component = _load(model)
+    if not any(name in nlp.pipe_names for name in ("parser", "senter", "sentencizer")):
+        console.print("[yellow]No parser/senter/sentencizer in the pipeline: sentences come from spaCy's rule-based sentencizer.")
+    records = _records(corpus, text_field, limit)
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for record, doc in zip(records, _pipe_with_progress(nlp, [r.text for r in records], "Summarizing")):
+            spans = component.summarize(doc, sentences=sentences, ratio=ratio, coverage=coverage, redundancy=redundancy)
+            rows.append({"id": record.id, "summary": [s.text for s in spans]})
+    _write_jsonl(output, rows)
+    console.print(f"Summarized {len(rows):,} documents -> {output}")
+
+
+def generate(
+    model: Path = typer.Argument(..., help="Trained pipeline folder."),
+    corpus: str = typer.Argument(..., help="Corpus for the sentence index (and the real L0 distribution)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Where to write the generated items (jsonl)."),
+    n: int = typer.Option(5, help="Codes to sample from the prior (VAE models)."),
+    doc: Optional[int] = typer.Option(None, help="Steer the code of this corpus document (index) instead of sampling."),
+    on: List[int] = typer.Option([], help="Latent to switch on (repeatable; with --doc)."),
+    off: List[int] = typer.Option([], help="Latent to switch off (repeatable; with --doc)."),
+    sentences: int = typer.Option(3, help="Retrieved sentences per generated code."),
+    text_field: str = typer.Option("text", help="Field holding the text."),
+    limit: Optional[int] = typer.Option(None, help="Read at most this many documents."),
+    seed: int = typer.Option(0, help="Random seed."),
+) -> None:
+    """Generate codes (VAE: sample; SAE: steer a document's code) as bags, keywords and real sentences."""
+    import warnings
+
+    import numpy as np
+
+    from .codes import SparseCodes
+    from .tasks import generate as gen
+    from .tasks.summarize import sentence_spans
+
+    nlp, component = _load(model)
+    if doc is None:
+        gen.require_sampler(component.torch_model, "sparsecode generate")
+    records = _records(corpus, text_field, limit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        docs = list(_pipe_with_progress(nlp, [r.text for r in records], "Indexing"))
+        sents = [s for d in docs for s in sentence_spans(d, warn=False)]
+    index = gen.SentenceIndex.build(component.featurize(s.as_doc() for s in sents), [s.text for s in sents],
+                                    component.bow_vocab.idf())
+    real = component._codes_of(docs)
+    if doc is None:
+        codes = gen.sample(component.torch_model, n, real.l0, seed)
+    else:
+        if not 0 <= doc < len(docs):
+            raise typer.BadParameter(f"--doc must be in [0, {len(docs)}), got {doc}")
+        import scipy.sparse as sp
+
+        base = real[doc]
+        steered = gen.steer(base, on=on, off=off)
+        codes = SparseCodes(sp.vstack([sp.csr_matrix(c.to_dense()[None]) for c in (base, steered)], format="csr"))
+    rows = gen.describe(component.torch_model, codes, component.bow_vocab.strings, index, n_sentences=sentences)
+    _write_jsonl(output, rows)
+    for row in rows:
+        console.print(f"[bold]{' '.join(row['keywords'])}[/bold]: " + " ".join(row["sentences"])[:300])
+    console.print(f"Wrote {len(rows)} generated items -> {output}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the task commands to the ``sparsecode`` app."""
+    for command in (compress, decompress, summarize, generate):
+        app.command()(command)

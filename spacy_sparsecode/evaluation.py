@@ -1,0 +1,92 @@
+"""``sparsecode evaluate``: score a trained pipeline on a corpus with ``metrics``.
+
+The corpus is tokenised, featurised and encoded in chunks (``streaming.map_chunks``, the
+workers of ``encoding``). Figures: NPMI of each latent's top-10 words by document
+co-occurrence in this corpus (held out when the corpus was not trained on), topic
+diversity (unique share of the top-25 words), mean L0, dead-latent share, reconstruction
+fit; and, when records have labels, linear-probe accuracy (on the records' train/test
+split when they have one, else a seeded stratified 80/20 split) and cluster NMI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+from . import metrics
+from .corpora import DEFAULT_MAX_CHARS, read_corpus
+from .encoding import load_pipeline, setup_encoder, encode_chunk, stack_parts
+from .streaming import chunked, map_chunks
+
+
+def _probe_split(labels: np.ndarray, splits: List[Optional[str]], seed: int) -> Optional[tuple]:
+    """Train/test row ids: the records' own split if both parts exist, else stratified 80/20."""
+    rows = np.flatnonzero(labels != None)  # noqa: E711  (object array)
+    train = [i for i in rows if splits[i] == "train"]
+    test = [i for i in rows if splits[i] == "test"]
+    if train and test:
+        return np.array(train), np.array(test)
+    from sklearn.model_selection import train_test_split
+
+    _, counts = np.unique(labels[rows].astype(str), return_counts=True)
+    if len(counts) < 2 or len(rows) < 10:
+        return None
+    stratify = labels[rows].astype(str) if counts.min() >= 2 else None
+    return tuple(train_test_split(rows, test_size=0.2, random_state=seed, stratify=stratify))
+
+
+def evaluate_corpus(
+    model: Path,
+    corpus: Any,
+    *,
+    text_field: str = "text",
+    label_field: Optional[str] = "label",
+    on_error: str = "fail",
+    max_chars: int = DEFAULT_MAX_CHARS,
+    n_process: int = 1,
+    batch_size: int = 1000,
+    seed: int = 0,
+    on_chunk: Optional[Callable[[int], None]] = None,
+) -> Dict[str, Any]:
+    """All figures for ``model`` on ``corpus``, as a JSON-safe dict (None where not applicable)."""
+    nlp, name = load_pipeline(Path(model))
+    component = nlp.get_pipe(name)
+    reader = read_corpus(corpus, text_field=text_field, label_field=label_field, on_error=on_error, max_chars=max_chars)
+    labels: List[Optional[str]] = []
+    splits: List[Optional[str]] = []
+    codes, bags = [], []
+    todo = ((i, [(r.label, r.split) for r in chunk], (None, [r.text for r in chunk])) for i, chunk in chunked(reader, batch_size))
+    for _, meta, result in map_chunks(todo, encode_chunk, n_process=n_process, setup=setup_encoder,
+                                      setup_args=(str(model), -1, False, True)):
+        labels.extend(label for label, _ in meta)
+        splits.extend(split for _, split in meta)
+        codes.append(result["codes"])
+        bags.append(result["bags"])
+        if on_chunk is not None:
+            on_chunk(len(meta))
+    n_latents = component.torch_model.config.n_latents
+    C = stack_parts(codes, n_latents)
+    X = stack_parts(bags, len(component.bow_vocab))
+    weights = component.torch_model.topic_word_weights().float().cpu().numpy()
+    topics = metrics.topic_report(weights, reference_heldout=X, top_n=min(10, X.shape[1]), td_top_n=min(25, X.shape[1]))
+    result: Dict[str, Any] = {
+        "model": str(model), "corpus": str(corpus), "n_docs": int(C.shape[0]), "n_skipped": reader.n_skipped,
+        "n_vocab": int(X.shape[1]), "n_latents": int(n_latents),
+        "npmi_heldout": topics["npmi_heldout"], "td": topics["td"],
+        "mean_l0": metrics.mean_l0(C), "dead_share": metrics.dead_share(C),
+        "reconstruction_fit": component.reconstruction_fit_csr(X),
+        "probe_accuracy": None, "cluster_nmi": None, "n_labelled": 0,
+    }
+    label_array = np.array(labels, dtype=object)
+    labelled = np.flatnonzero(label_array != None)  # noqa: E711
+    result["n_labelled"] = int(labelled.size)
+    if labelled.size and len(set(label_array[labelled])) >= 2:
+        result["cluster_nmi"] = metrics.cluster_nmi(C[labelled], label_array[labelled].astype(str))
+        split = _probe_split(label_array, splits, seed)
+        if split is not None:
+            train, test = split
+            y = label_array.astype(str)
+            result["probe_accuracy"] = metrics.probe_accuracy(C[train], y[train], C[test], y[test], seed=seed)
+    return result

@@ -1,0 +1,251 @@
+"""Variational autoencoders over bags of words: topic models whose codes can be sampled.
+
+Both families share one encoder and one decoder shape:
+
+- encoder: scaled bag (sparse product, ``F.embedding_bag``) -> two softplus layers ->
+  dropout -> mean and log-variance of a K-dimensional Gaussian posterior q(z | x);
+- topic mixture ``theta = softmax(z)``; decoder word logits ``theta @ beta`` (K × V topic
+  weights) over the vocabulary, trained with the multinomial NLL of the raw counts
+  ``-Σ_w x_w log p(w | theta)`` plus ``beta`` × KL(q || prior).
+
+``gaussian`` is a beta-VAE with a standard normal prior and an NVDM-style decoder
+(``theta @ beta`` plus a background word bias initialised to the log word frequencies).
+``logistic_normal`` is ProdLDA-style: the prior is the Laplace approximation of a symmetric
+Dirichlet(``alpha``), the posterior means and log-variances are batch-normalised, theta
+gets dropout, and the product-of-experts logits are batch-normalised instead of biased.
+
+The KL weight is annealed linearly from 0 to ``beta`` over ``kl_anneal_steps`` training
+steps; the step counter is a buffer (``steps``), so it is saved with the weights.
+
+Sparse codes (the documented rule): a document's code is the topic mixture at the
+posterior mean, ``theta = softmax(mu)``; its ``k`` largest proportions are kept and those
+below ``code_threshold`` dropped. The values are the kept proportions, not renormalised.
+``sample(n)`` draws z from the prior and applies the same rule; ``decode`` turns codes
+into word logits and ``word_distribution`` into probabilities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..codes import SparseCodes
+from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_field, dense_codes, init_uniform_
+
+
+@dataclass
+class VAEConfig(ModelConfig):
+    """Options shared by both VAEs (``scaling`` is the encoder's input; the loss uses counts)."""
+
+    scaling: str = "log1p"
+    hidden: int = 100
+    dropout: float = 0.2
+    beta: float = 1.0
+    kl_anneal_steps: int = 0
+    code_threshold: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_field("hidden", self.hidden, isinstance(self.hidden, int) and self.hidden > 0, "a positive int")
+        check_field("dropout", self.dropout, 0 <= self.dropout < 1, "a float in [0, 1)")
+        check_field("beta", self.beta, self.beta >= 0, "a float >= 0")
+        check_field("kl_anneal_steps", self.kl_anneal_steps, self.kl_anneal_steps >= 0, "an int >= 0 (0: no annealing)")
+        check_field("code_threshold", self.code_threshold, 0 <= self.code_threshold < 1, "a float in [0, 1)")
+
+
+@dataclass
+class LogisticNormalConfig(VAEConfig):
+    """ProdLDA-style VAE: ``alpha`` is the symmetric Dirichlet concentration it approximates."""
+
+    alpha: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_field("alpha", self.alpha, self.alpha > 0, "a positive float")
+
+
+class TopicVAE(CodeModel):
+    """Shared encoder, KL annealing, sparse codes and sampling; subclasses set the prior."""
+
+    config: VAEConfig
+
+    def __init__(self, config: VAEConfig, n_vocab: int, idf: Optional[np.ndarray] = None) -> None:
+        super().__init__(config, n_vocab, idf)
+        K, V, H, g = config.n_latents, n_vocab, config.hidden, self.generator
+        self.W_in = torch.nn.Parameter(init_uniform_(torch.empty(V, H), V, g))
+        self.b_in = torch.nn.Parameter(torch.zeros(H))
+        self.hidden = torch.nn.Linear(H, H)
+        self.to_mu = torch.nn.Linear(H, K)
+        self.to_logvar = torch.nn.Linear(H, K)
+        for layer in (self.hidden, self.to_mu, self.to_logvar):
+            init_uniform_(layer.weight, layer.in_features, g)
+            init_uniform_(layer.bias, layer.in_features, g)
+        self.beta = torch.nn.Parameter(init_uniform_(torch.empty(K, V), K, g))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    # --- prior ----------------------------------------------------------------------
+    def prior(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Prior mean and variance of z, each (K,)."""
+        raise NotImplementedError
+
+    # --- encoder / decoder ----------------------------------------------------------
+    def posterior(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Posterior mean and log-variance (B, K) of a batch of counts."""
+        h = F.softplus(self.scale(batch).matmul(self.W_in) + self.b_in)
+        h = F.dropout(F.softplus(self.hidden(h)), self.config.dropout, self.training)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def logits(self, theta: torch.Tensor) -> torch.Tensor:
+        """Word logits (B, V) of dense topic mixtures (B, K)."""
+        raise NotImplementedError
+
+    def sparsify(self, theta: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The code rule: the k largest proportions, those below ``code_threshold`` dropped."""
+        values, indices = theta.topk(self.config.k, dim=1)
+        return indices, values * (values >= self.config.code_threshold)
+
+    def encode_batch(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
+        mu, _ = self.posterior(batch)
+        return self.sparsify(torch.softmax(mu, dim=1))
+
+    def decode(self, indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        return self.logits(dense_codes(indices, values, self.config.n_latents))
+
+    def word_distribution(self, codes: SparseCodes) -> torch.Tensor:
+        """p(w | code) for each code, (n, V) rows summing to 1."""
+        return torch.softmax(self.decode_codes(codes).float(), dim=1)
+
+    def topic_word_weights(self) -> torch.Tensor:
+        """softmax of each topic's decoder row: same ranking as ``beta``, non-negative."""
+        return torch.softmax(self.beta.detach().float(), dim=1)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> SparseCodes:
+        """``n`` new codes: z drawn from the prior, then the same sparsity rule as ``encode``."""
+        check_field("n", n, isinstance(n, int) and n >= 0, "an int >= 0")
+        mean, var = self.prior()
+        noise = torch.randn(n, self.config.n_latents, generator=generator if generator is not None else self.generator)
+        z = mean + var.sqrt() * noise.to(self.device)
+        indices, values = self.sparsify(torch.softmax(z, dim=1))
+        return SparseCodes.from_padded(indices.cpu().numpy(), values.float().cpu().numpy(), self.config.n_latents)
+
+    # --- training -------------------------------------------------------------------
+    def kl_weight(self) -> float:
+        """``beta``, linearly annealed from 0 over the first ``kl_anneal_steps`` steps."""
+        ramp = self.config.kl_anneal_steps
+        return self.config.beta if ramp == 0 else self.config.beta * min(1.0, float(self.steps) / ramp)
+
+    def kl(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """KL(N(mu, exp(logvar)) || prior) per document (B,)."""
+        mean, var = self.prior()
+        return 0.5 * ((logvar.exp() + (mu - mean) ** 2) / var - 1 + var.log() - logvar).sum(dim=1)
+
+    def reconstruction_nll(self, batch: CsrBatch, theta: torch.Tensor) -> torch.Tensor:
+        """Multinomial NLL of the raw counts, ``-Σ_w x_w log p(w | theta)`` per document."""
+        log_probs = F.log_softmax(self.logits(theta).float(), dim=1)
+        return -batch.row_sum(batch.values * log_probs[batch.rows, batch.indices])
+
+    def loss(self, batch: CsrBatch) -> LossParts:
+        mu, logvar = self.posterior(batch)
+        z = mu
+        if self.training:
+            z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=self.generator).to(mu.device)
+        theta = F.dropout(torch.softmax(z, dim=1), self.theta_dropout(), self.training)
+        nll = self.reconstruction_nll(batch, theta)
+        kl = self.kl(mu, logvar)
+        weight = self.kl_weight()
+        if self.training:
+            with torch.no_grad():
+                self.steps += 1
+        return LossParts(total=nll + weight * kl, parts={"nll": nll.detach().mean(), "kl": kl.detach().mean(),
+                                                         "kl_weight": torch.tensor(weight)})
+
+    def theta_dropout(self) -> float:
+        """Dropout on the topic mixture while training (ProdLDA); none by default."""
+        return 0.0
+
+    @torch.no_grad()
+    def nll(self, batch: CsrBatch) -> torch.Tensor:
+        """Per-document negative ELBO at the posterior mean (eval mode): NLL + KL, in nats.
+
+        ``metrics.perplexity(model.nll(batch).sum(), batch.values.sum())`` is an upper bound
+        on the perplexity of the held-out counts.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            mu, logvar = self.posterior(batch)
+            return self.reconstruction_nll(batch, torch.softmax(mu, dim=1)) + self.kl(mu, logvar)
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
+    def init_from_data(self, batch: CsrBatch) -> None:
+        """Set the background word bias (if any) to the log word frequencies of the sample."""
+        if getattr(self, "b_word", None) is None:
+            return
+        counts = torch.zeros(self.n_vocab, device=batch.values.device).index_add_(0, batch.indices, batch.values)
+        self.b_word.copy_(torch.log((counts + 1.0) / (counts.sum() + self.n_vocab)))
+
+
+class GaussianVAE(TopicVAE):
+    """beta-VAE with a standard normal prior and an NVDM-style decoder with a word bias."""
+
+    family = "gaussian"
+    config_class = VAEConfig
+
+    def __init__(self, config: VAEConfig, n_vocab: int, idf: Optional[np.ndarray] = None) -> None:
+        super().__init__(config, n_vocab, idf)
+        self.b_word = torch.nn.Parameter(torch.zeros(n_vocab))
+
+    def prior(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        ones = torch.ones(self.config.n_latents, device=self.device)
+        return ones * 0.0, ones
+
+    def logits(self, theta: torch.Tensor) -> torch.Tensor:
+        return theta @ self.beta + self.b_word
+
+
+class LogisticNormalVAE(TopicVAE):
+    """ProdLDA-style VAE: Laplace approximation of a Dirichlet prior, batch-norm'd decoder."""
+
+    family = "logistic_normal"
+    config_class = LogisticNormalConfig
+    config: LogisticNormalConfig
+
+    def __init__(self, config: LogisticNormalConfig, n_vocab: int, idf: Optional[np.ndarray] = None) -> None:
+        super().__init__(config, n_vocab, idf)
+        K = config.n_latents
+        self.mu_norm = torch.nn.BatchNorm1d(K, affine=False)
+        self.logvar_norm = torch.nn.BatchNorm1d(K, affine=False)
+        self.word_norm = torch.nn.BatchNorm1d(n_vocab, affine=False)
+        alpha = torch.full((K,), float(config.alpha))
+        self.register_buffer("prior_mean", alpha.log() - alpha.log().mean())
+        self.register_buffer("prior_var", (1.0 / alpha) * (1 - 2.0 / K) + (1.0 / alpha).sum() / K**2)
+
+    def prior(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        return self.prior_mean, self.prior_var
+
+    @staticmethod
+    def _norm(layer: torch.nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
+        # A one-document training batch has no batch statistics: use the running ones.
+        if layer.training and x.shape[0] < 2:
+            return F.batch_norm(x, layer.running_mean, layer.running_var, training=False, eps=layer.eps)
+        return layer(x)
+
+    def posterior(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = super().posterior(batch)
+        return self._norm(self.mu_norm, mu), self._norm(self.logvar_norm, logvar)
+
+    def logits(self, theta: torch.Tensor) -> torch.Tensor:
+        return self._norm(self.word_norm, theta @ self.beta)
+
+    def theta_dropout(self) -> float:
+        return self.config.dropout
+
+
+__all__ = ["VAEConfig", "LogisticNormalConfig", "TopicVAE", "GaussianVAE", "LogisticNormalVAE"]

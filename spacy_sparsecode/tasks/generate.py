@@ -1,0 +1,159 @@
+"""Generation from codes: new codes (VAE prior), steered codes (SAE), and what they say in words.
+
+A generated code becomes (a) a bag of words (decoded top words with weights), (b) keywords,
+(c) the closest real sentences from a ``SentenceIndex`` of a corpus: a short extractive
+"generated" text. Codes keep the sparsity of real ones: ``sparsify`` cuts each generated
+code to an L0 drawn from the real codes' L0 distribution.
+
+Sampling from a prior needs a model that can sample (a VAE family with ``sample(n,
+generator)``); SAE models raise a clear error and can be steered instead (``steer``:
+switch latents on/off in a document's code). No spaCy here: CSR matrices, codes, strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from ..codes import SparseCode, SparseCodes
+from ..errors import Errors
+from ..featurize import apply_weighting
+from ..models import CodeModel
+from .topics import decoded_scores
+
+SAMPLING_FAMILIES = ("gaussian", "logistic_normal")
+
+
+def can_sample(model: CodeModel) -> bool:
+    """Whether the model has a prior to sample new codes from (the VAE families)."""
+    return callable(getattr(model, "sample", None))
+
+
+def require_sampler(model: CodeModel, what: str) -> None:
+    """Raise the E409 error naming the models that can sample."""
+    if not can_sample(model):
+        raise ValueError(Errors.E409.format(what=what, valid=", ".join(SAMPLING_FAMILIES), family=model.family))
+
+
+def sparsify(dense: np.ndarray, real_l0: np.ndarray, seed: int = 0) -> SparseCodes:
+    """Keep, in each row of ``dense``, its largest-magnitude entries, as many as an L0 drawn
+    from ``real_l0`` (the L0 of real codes), so generated codes are as sparse as real ones."""
+    dense = np.atleast_2d(np.asarray(dense, dtype=np.float32))
+    real_l0 = np.asarray(real_l0)
+    real_l0 = real_l0[real_l0 > 0]
+    if real_l0.size == 0:
+        raise ValueError(Errors.E411.format(name="real_l0", expected="L0 values of real, non-empty codes", value="no non-zero L0"))
+    rng = np.random.default_rng(seed)
+    l0 = np.minimum(rng.choice(real_l0, size=dense.shape[0]), dense.shape[1])
+    order = np.argsort(-np.abs(dense), axis=1, kind="stable")
+    keep = np.zeros_like(dense, dtype=bool)
+    for i, n in enumerate(l0):
+        keep[i, order[i, :n]] = True
+    return SparseCodes(sp.csr_matrix(np.where(keep, dense, 0.0)))
+
+
+def sample(model: CodeModel, n: int, real_l0: np.ndarray, seed: int = 0) -> SparseCodes:
+    """``n`` new codes from the model's prior, as sparse as real codes (VAE models only)."""
+    require_sampler(model, "sample")
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(Errors.E404.format(name="n", value=n))
+    generator = torch.Generator().manual_seed(seed)
+    drawn = model.sample(n, generator)
+    dense = drawn.to_dense() if isinstance(drawn, SparseCodes) else torch.as_tensor(drawn).float().cpu().numpy()
+    return sparsify(dense, real_l0, seed)
+
+
+def interpolate(code_a: SparseCode, code_b: SparseCode, steps: int, real_l0: Optional[np.ndarray] = None) -> SparseCodes:
+    """``steps`` codes on the line from ``code_a`` to ``code_b`` (both ends included), each cut
+    to the L0 of the nearer end (or to a draw from ``real_l0`` when given)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(Errors.E411.format(name="steps", expected="an int >= 2", value=steps))
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    dense = (1 - t) * code_a.to_dense()[None] + t * code_b.to_dense()[None]
+    if real_l0 is not None:
+        return sparsify(dense, real_l0)
+    l0 = np.where(t.ravel() < 0.5, code_a.nnz, code_b.nnz)
+    order = np.argsort(-np.abs(dense), axis=1, kind="stable")
+    mask = np.zeros_like(dense, dtype=bool)
+    for i, n in enumerate(l0):
+        mask[i, order[i, :n]] = True
+    return SparseCodes(sp.csr_matrix(np.where(mask, dense, 0.0)))
+
+
+def steer(code: SparseCode, on: Iterable[int] = (), off: Iterable[int] = (), strength: Optional[float] = None,
+          keep_l0: bool = True) -> SparseCode:
+    """A document's code with latents switched on (at ``strength``, default its largest value)
+    and off; with ``keep_l0`` the weakest other latents make room, so L0 does not grow."""
+    on, off = [int(j) for j in on], [int(j) for j in off]
+    for name, ids in (("on", on), ("off", off)):
+        for j in ids:
+            if not 0 <= j < code.dim:
+                raise ValueError(Errors.E410.format(latent=j, n_latents=code.dim, name=name))
+    dense = code.to_dense()
+    value = float(strength) if strength is not None else (float(np.abs(dense).max()) if code.nnz else 1.0)
+    dense[off] = 0.0
+    dense[on] = value
+    if keep_l0 and code.nnz:
+        limit = max(code.nnz, len(on))
+        others = [j for j in np.argsort(-np.abs(dense), kind="stable") if dense[j] != 0 and j not in on]
+        for j in others[max(limit - len(on), 0):]:
+            dense[j] = 0.0
+    indices = np.flatnonzero(dense).astype(np.int32)
+    return SparseCode(indices, dense[indices].astype(np.float32), code.dim)
+
+
+def bags(model: CodeModel, codes: SparseCodes, strings: Sequence[str], top_n: int = 20) -> List[List[Tuple[str, float]]]:
+    """Each code's bag of words: its ``top_n`` decoded words with positive weights."""
+    scores = decoded_scores(model, codes)
+    out = []
+    for row in scores:
+        top = np.argsort(-row, kind="stable")[:top_n]
+        out.append([(strings[j], float(row[j])) for j in top if row[j] > 0])
+    return out
+
+
+@dataclass
+class SentenceIndex:
+    """Real sentences as l2-normalised tf-idf rows, searched by a decoded bag of words."""
+
+    vectors: sp.csr_matrix  # (n_sentences, V)
+    texts: List[str]
+
+    @classmethod
+    def build(cls, sentence_counts: sp.csr_matrix, texts: Sequence[str], idf: np.ndarray) -> "SentenceIndex":
+        """From sentence bags (counts over the model's vocabulary) and their texts; word-less sentences are left out."""
+        counts = sp.csr_matrix(sentence_counts)
+        keep = np.flatnonzero(np.diff(counts.indptr) > 0)
+        if keep.size == 0:
+            raise ValueError(Errors.E412)
+        return cls(apply_weighting(counts[keep], "tfidf", idf), [texts[i] for i in keep])
+
+    def query(self, word_scores: np.ndarray, top_n: int = 3) -> List[Tuple[str, float]]:
+        """The ``top_n`` sentences most similar (cosine) to non-negative ``word_scores`` (V,)."""
+        query = np.clip(np.asarray(word_scores, dtype=np.float32).ravel(), 0, None)
+        norm = float(np.linalg.norm(query))
+        if norm == 0:
+            return []
+        sims = self.vectors @ (query / norm)
+        top = np.argsort(-sims, kind="stable")[:top_n]
+        return [(self.texts[i], float(sims[i])) for i in top if sims[i] > 0]
+
+
+def generated_texts(model: CodeModel, codes: SparseCodes, index: SentenceIndex, n_sentences: int = 3) -> List[List[str]]:
+    """A short extractive "generated" text per code: the closest real sentences to its decoded bag."""
+    scores = decoded_scores(model, codes)
+    return [[text for text, _ in index.query(row, n_sentences)] for row in scores]
+
+
+def describe(model: CodeModel, codes: SparseCodes, strings: Sequence[str], index: Optional[SentenceIndex] = None,
+             top_n: int = 20, n_keywords: int = 8, n_sentences: int = 3) -> List[Dict[str, object]]:
+    """For each code: its latents, bag of words, keywords and (with an index) retrieved sentences."""
+    bag_list = bags(model, codes, strings, top_n)
+    sentences = generated_texts(model, codes, index, n_sentences) if index is not None else [[] for _ in bag_list]
+    return [{"latents": [[j, round(w, 5)] for j, w in code.top_latents()], "bag": [[w, round(s, 5)] for w, s in bag],
+             "keywords": [w for w, _ in bag[:n_keywords]], "sentences": sents}
+            for code, bag, sents in zip(codes, bag_list, sentences)]

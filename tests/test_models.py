@@ -1,0 +1,363 @@
+"""Model families: training, sparsity, empty rows, save/load, validation, VAE sampling, denoising,
+the non-SGD trainer hook and the NaN guard. Small synthetic CSR matrices; fast on CPU."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import spacy
+import torch
+
+import spacy_sparsecode.models.sae as sae_module
+from spacy_sparsecode.codes import SparseCodes
+from spacy_sparsecode.io import load_tensors, save_tensors
+from spacy_sparsecode.models import MODEL_FAMILIES, CsrBatch, build_model
+from spacy_sparsecode.training import TrainConfig, Trainer, TrainingError
+
+N_TOPICS, WORDS_PER_TOPIC = 4, 10
+V = N_TOPICS * WORDS_PER_TOPIC
+EMPTY_ROWS = (3, 11)
+
+#: Small settings per family: K=8 latents, k=3 active.
+SMALL: Dict[str, Dict[str, Any]] = {
+    "topk": {},
+    "l1": {"l1_coef": 0.001},
+    "kl": {"rho": 0.2, "beta": 0.05},
+    "threshold": {"threshold_init": 0.05, "l0_coef": 0.001},
+    "gaussian": {"hidden": 16, "kl_anneal_steps": 20},
+    "logistic_normal": {"hidden": 16},
+    "dictionary": {"alpha": 0.01},
+}
+TRAIN = {"topk": 0.02, "l1": 0.02, "kl": 0.02, "threshold": 0.02, "gaussian": 0.02, "logistic_normal": 0.02, "dictionary": 0.02}
+
+
+def topic_matrix(n_docs: int = 96, seed: int = 0) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Counts from 4 disjoint 10-word topics (6 words per doc, one noise word); two empty rows."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(N_TOPICS, size=n_docs)
+    dense = np.zeros((n_docs, V), dtype=np.float32)
+    for i, topic in enumerate(labels):
+        words = rng.choice(WORDS_PER_TOPIC, size=6, replace=False) + topic * WORDS_PER_TOPIC
+        dense[i, words] = rng.integers(1, 4, size=6)
+        dense[i, rng.integers(V)] += 1
+    dense[list(EMPTY_ROWS)] = 0
+    return sp.csr_matrix(dense), labels
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[sp.csr_matrix, np.ndarray]:
+    return topic_matrix()
+
+
+def small_model(family: str, **overrides: Any):
+    idf = np.linspace(1.0, 2.0, V).astype(np.float32)
+    return build_model(family, {"n_latents": 8, "k": 3, **SMALL[family], **overrides}, V, idf)
+
+
+def eval_loss(model, matrix: sp.csr_matrix) -> float:
+    model.eval()
+    with torch.no_grad():
+        rows = matrix[np.diff(matrix.indptr) > 0]
+        value = float(model.loss(CsrBatch.from_csr(rows)).total.mean())
+    model.train()
+    return value
+
+
+@pytest.fixture(scope="module")
+def trained(data) -> Dict[str, Any]:
+    """One model per family, trained briefly on the topic matrix (shared by the tests below)."""
+    matrix, _ = data
+    models = {}
+    for family in MODEL_FAMILIES:
+        torch.manual_seed(0)
+        model = small_model(family)
+        before = eval_loss(model, matrix)
+        history = Trainer(model, TrainConfig(lr=TRAIN[family], batch_size=16, epochs=8, seed=0), progress=False).fit(matrix)
+        models[family] = (model, before, eval_loss(model, matrix), history)
+    return models
+
+
+@pytest.mark.parametrize("family", list(MODEL_FAMILIES))
+def test_training_lowers_the_loss(trained, family):
+    model, before, after, history = trained[family]
+    assert np.isfinite(after)
+    assert after < before
+    assert history and all(np.isfinite(h["loss"]) for h in history)
+
+
+@pytest.mark.parametrize("family", list(MODEL_FAMILIES))
+def test_codes_are_k_sparse_and_empty_rows_empty(trained, data, family):
+    model, *_ = trained[family]
+    matrix, _ = data
+    codes = model.encode(matrix, batch_size=40)
+    assert codes.matrix.shape == (matrix.shape[0], 8)
+    assert codes.l0.max() <= 3
+    assert all(codes.l0[i] == 0 for i in EMPTY_ROWS)
+    assert codes.l0[[i for i in range(matrix.shape[0]) if i not in EMPTY_ROWS]].mean() > 0.5
+
+
+@pytest.mark.parametrize("family", list(MODEL_FAMILIES))
+def test_codes_separate_the_topics(trained, data, family):
+    model, *_ = trained[family]
+    matrix, labels = data
+    keep = np.diff(matrix.indptr) > 0
+    top = model.encode(matrix[keep]).to_dense().argmax(axis=1)
+    # the most active latent of a doc tells its topic far better than chance (0.25)
+    purity = sum(np.bincount(labels[keep][top == j]).max() for j in np.unique(top)) / keep.sum()
+    assert purity > 0.6
+
+
+@pytest.mark.parametrize("family", list(MODEL_FAMILIES))
+def test_weights_round_trip_gives_identical_codes(trained, data, family, tmp_path):
+    model, *_ = trained[family]
+    matrix, _ = data
+    save_tensors(tmp_path / "model.safetensors", model.weight_tensors())
+    fresh = small_model(family, seed=1)
+    fresh.load_state_dict(load_tensors(tmp_path / "model.safetensors"))
+    a, b = model.encode(matrix), fresh.encode(matrix)
+    assert (a.matrix != b.matrix).nnz == 0
+    np.testing.assert_array_equal(model.topic_word_weights().numpy(), fresh.topic_word_weights().numpy())
+
+
+@pytest.mark.parametrize("family", list(MODEL_FAMILIES))
+def test_topic_word_weights_are_non_negative(trained, family):
+    weights = trained[family][0].topic_word_weights()
+    assert weights.shape == (8, V) and bool((weights >= 0).all())
+
+
+@pytest.mark.parametrize(
+    "family,field,value",
+    [
+        ("topk", "k", 9),
+        ("topk", "denoise_rate", 1.0),
+        ("l1", "l1_coef", -0.1),
+        ("l1", "denoise_rate", -0.2),
+        ("kl", "rho", 1.0),
+        ("kl", "rho", 0.0),
+        ("kl", "beta", -1.0),
+        ("kl", "activation", "tanh"),
+        ("threshold", "l0_coef", -1.0),
+        ("threshold", "threshold_init", 0.0),
+        ("gaussian", "beta", -0.5),
+        ("gaussian", "dropout", 1.0),
+        ("gaussian", "kl_anneal_steps", -1),
+        ("logistic_normal", "dropout", -0.1),
+        ("logistic_normal", "alpha", 0.0),
+        ("logistic_normal", "k", 20),
+        ("dictionary", "method", "pca"),
+        ("dictionary", "coding", "lars"),
+        ("dictionary", "alpha", 0.0),
+        ("dictionary", "n_latents", 0),
+    ],
+)
+def test_invalid_config_names_the_field(family, field, value):
+    with pytest.raises(ValueError, match=field):
+        build_model(family, {"n_latents": 8, "k": 3, field: value}, V)
+
+
+def test_unknown_field_and_family_list_the_valid_ones():
+    with pytest.raises(ValueError, match="rho.*valid|Valid values: .*rho"):
+        build_model("kl", {"n_latents": 8, "k": 3, "rhoo": 0.1}, V)
+    with pytest.raises(ValueError) as err:
+        build_model("lda", {}, V)
+    for family in MODEL_FAMILIES:
+        assert family in str(err.value)
+
+
+@pytest.mark.parametrize("family", ["gaussian", "logistic_normal"])
+def test_vae_sample_shapes_sparsity_and_reproducibility(trained, family):
+    model, *_ = trained[family]
+    codes = model.sample(7, torch.Generator().manual_seed(3))
+    assert isinstance(codes, SparseCodes)
+    assert codes.matrix.shape == (7, 8)
+    assert codes.l0.max() <= 3 and codes.l0.min() >= 1
+    assert (codes.matrix.data > 0).all() and (codes.matrix.data <= 1).all()
+    again = model.sample(7, torch.Generator().manual_seed(3))
+    np.testing.assert_array_equal(codes.to_dense(), again.to_dense())
+    probs = model.word_distribution(codes)
+    assert probs.shape == (7, V)
+    np.testing.assert_allclose(probs.sum(dim=1).numpy(), 1.0, rtol=1e-5)
+    assert model.sample(0).matrix.shape == (0, 8)
+
+
+def test_vae_code_threshold_drops_small_proportions(trained, data):
+    model, *_ = trained["logistic_normal"]
+    strict = small_model("logistic_normal", code_threshold=0.3)
+    strict.load_state_dict(model.state_dict())
+    loose, tight = model.encode(data[0]), strict.encode(data[0])
+    assert tight.l0.sum() < loose.l0.sum()
+    assert (tight.matrix.data >= 0.3).all()
+
+
+def test_vae_kl_annealing_uses_the_step_counter(trained):
+    model, *_ = trained["gaussian"]
+    assert int(model.steps) == 8 * 6  # 8 epochs x ceil(94 docs / 16)
+    assert model.kl_weight() == pytest.approx(1.0)
+    fresh = small_model("gaussian")
+    assert fresh.kl_weight() == 0.0
+    fresh.steps.fill_(5)
+    assert fresh.kl_weight() == pytest.approx(5 / 20)
+
+
+def test_vae_nll_gives_a_finite_perplexity(trained, data):
+    from spacy_sparsecode.metrics import perplexity
+
+    model, *_ = trained["logistic_normal"]
+    rows = data[0][np.diff(data[0].indptr) > 0]
+    batch = CsrBatch.from_csr(rows)
+    value = perplexity(float(model.nll(batch).sum()), float(batch.values.sum()))
+    assert 1.0 < value < V * 2
+
+
+def test_denoising_restores_words_of_the_right_topic(data):
+    matrix, labels = topic_matrix(n_docs=200, seed=1)
+    torch.manual_seed(0)
+    model = small_model("topk", denoise_rate=0.3, n_latents=8, k=2)
+    Trainer(model, TrainConfig(lr=0.02, batch_size=16, epochs=10, seed=0), progress=False).fit(matrix)
+    partial = matrix.copy().tolil()
+    for i in range(partial.shape[0]):  # keep only the first two words of each document
+        cols = partial.rows[i]
+        for j in cols[2:]:
+            partial[i, j] = 0
+    partial = sp.csr_matrix(partial)
+    partial.eliminate_zeros()
+    ids, scores = model.denoise(partial, top_n=3)
+    assert ids.shape == scores.shape == (200, 3)
+    present = partial.toarray() > 0
+    rows = [i for i in range(200) if i not in EMPTY_ROWS and partial[i].nnz]
+    assert all(not present[i, ids[i]].any() for i in rows)
+    same_topic = np.mean([(ids[i] // WORDS_PER_TOPIC == labels[i]).mean() for i in rows])
+    assert same_topic > 0.7
+    assert (ids[list(EMPTY_ROWS)] == -1).all()
+    with_input, _ = model.denoise(partial[:5], top_n=3, only_new=False)
+    assert with_input.shape == (5, 3)
+
+
+def test_denoise_corruption_only_while_training():
+    model = small_model("l1", denoise_rate=0.5)
+    batch = CsrBatch.from_csr(topic_matrix()[0])
+    noisy = model.corrupt(batch)
+    assert 0 < noisy.indices.shape[0] < batch.indices.shape[0]
+    assert noisy.n_rows == batch.n_rows
+    np.testing.assert_array_equal(noisy.matmul(torch.eye(V)).numpy() != 0, noisy.to_dense().numpy() != 0)
+    model.eval()
+    assert model.corrupt(batch) is batch
+
+
+def test_gram_and_dense_squared_error_agree_with_auxk(monkeypatch, data):
+    batch = CsrBatch.from_csr(data[0][:20])
+    results = []
+    for weight in (0, 10**9):  # 0: always the dense (B, V) residual; huge: always the Gram path
+        monkeypatch.setattr(sae_module, "_DENSE_COST_WEIGHT", weight)
+        model = small_model("topk", aux_k=4, dead_after_docs=1)
+        with torch.no_grad():
+            model.b_dec.uniform_(0, 0.05, generator=torch.Generator().manual_seed(0))
+            model.b_enc.fill_(0.5)
+        model.docs_since_fired.fill_(10)
+        parts = model.loss(batch)
+        parts.total.sum().backward()
+        assert "aux" in parts.parts
+        results.append([parts.total.detach()] + [p.grad.clone() for p in (model.W_dec, model.W_enc, model.b_dec)])
+    for dense, gram in zip(*results):
+        torch.testing.assert_close(dense, gram, rtol=1e-4, atol=1e-5)
+
+
+def test_jumprelu_threshold_learns_through_the_straight_through_estimator(data):
+    model = small_model("threshold", bandwidth=0.5)
+    model.loss(CsrBatch.from_csr(data[0])).total.mean().backward()
+    assert model.log_threshold.grad is not None and bool(model.log_threshold.grad.abs().sum() > 0)
+
+
+def test_dictionary_is_fitted_directly_by_the_trainer(trained):
+    model, _, _, history = trained["dictionary"]
+    assert len(history) == 1 and "fit_seconds" in history[0]
+    atoms = model.dictionary.detach()
+    assert bool((atoms >= 0).all())
+    torch.testing.assert_close(atoms.norm(dim=1), torch.ones(8))
+
+
+def test_dictionary_omp_codes_have_k_atoms(data):
+    model = small_model("dictionary", coding="omp", method="learned", epochs=2, batch_size=32)
+    model.fit_direct(data[0])
+    codes = model.encode(data[0])
+    nonempty = np.diff(data[0].indptr) > 0
+    assert (codes.l0[nonempty] == 3).all() and (codes.l0[~nonempty] == 0).all()
+
+
+def test_sgd_family_refuses_fit_direct(data):
+    with pytest.raises(NotImplementedError, match="E600"):
+        small_model("topk").fit_direct(data[0])
+
+
+def test_wrong_vocabulary_size_is_named(trained):
+    model, *_ = trained["topk"]
+    with pytest.raises(ValueError, match="E601"):
+        model.encode(sp.csr_matrix((2, V + 1), dtype=np.float32))
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_weights(data, tmp_path):
+    torch.manual_seed(0)
+    model = small_model("topk")
+    real_loss = model.loss
+    snapshots = []
+
+    def loss_with_nan(batch):
+        snapshots.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        parts = real_loss(batch)
+        if len(snapshots) == 3:  # the third step of the first epoch
+            parts.total = parts.total * float("nan")
+        return parts
+
+    model.loss = loss_with_nan
+    trainer = Trainer(model, TrainConfig(lr=0.02, batch_size=16, epochs=2), progress=False)
+    with pytest.raises(TrainingError, match="E030"):
+        trainer.fit(data[0], checkpoint_dir=tmp_path / "ckpt")
+    after = model.state_dict()
+    assert len(snapshots) == 3
+    for name, before in snapshots[2].items():
+        if name != "docs_since_fired":  # a counter, updated inside the loss
+            torch.testing.assert_close(after[name], before, rtol=0, atol=0)
+    assert not (snapshots[2]["W_dec"] == snapshots[0]["W_dec"]).all()  # earlier steps did train
+    assert not (tmp_path / "ckpt").exists() or not any((tmp_path / "ckpt").iterdir())
+
+
+ARCHITECTURES = {
+    "topk": "spacy-sparsecode.TopKSAE.v1",
+    "l1": "spacy-sparsecode.L1SAE.v1",
+    "kl": "spacy-sparsecode.KLSAE.v1",
+    "threshold": "spacy-sparsecode.ThresholdSAE.v1",
+    "gaussian": "spacy-sparsecode.GaussianVAE.v1",
+    "logistic_normal": "spacy-sparsecode.LogisticNormalVAE.v1",
+    "dictionary": "spacy-sparsecode.Dictionary.v1",
+}
+
+
+def test_every_family_has_an_architecture():
+    assert set(ARCHITECTURES) == set(MODEL_FAMILIES)
+
+
+@pytest.mark.parametrize("family", list(ARCHITECTURES))
+def test_component_trains_each_family_through_its_architecture(family, sample_texts, tmp_path):
+    from spacy.training import Example
+
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("sparsecode", config={"model": {"@architectures": ARCHITECTURES[family], "n_latents": 8, "k": 3}})
+    docs = [nlp.make_doc(text) for text in sample_texts[:60]]
+    examples = [Example(doc, doc) for doc in docs]
+    optimizer = nlp.initialize(lambda: examples)
+    losses: Dict[str, float] = {}
+    nlp.update(examples[:16], sgd=optimizer, losses=losses)
+    assert np.isfinite(losses["sparsecode"])
+    assert component.torch_model.family == family
+    codes = [doc._.sparse_code for doc in nlp.pipe(sample_texts[:10])]
+    assert all(code.nnz <= 3 for code in codes)
+    restored = component.denoise(docs[:4], top_n=5)
+    assert len(restored) == 4 and all(len(words) == 5 for words in restored)
+    assert all(word not in {t.lower_ for t in doc} for words, doc in zip(restored, docs) for word in words)
+    nlp.to_disk(tmp_path / "nlp")
+    again = spacy.load(tmp_path / "nlp")
+    np.testing.assert_array_equal([c.to_dense() for c in codes],
+                                  [doc._.sparse_code.to_dense() for doc in again.pipe(sample_texts[:10])])

@@ -1,0 +1,49 @@
+"""The peer benchmark harness skips missing peers with a reason instead of crashing."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PEERS = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
+
+
+@pytest.fixture(scope="module")
+def peers():
+    spec = importlib.util.spec_from_file_location("bench_peers", PEERS)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_peers"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_missing_peer_is_skipped_with_reason(peers, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tomotopy" else real(name, *a))
+    status = peers.available_systems(["tomotopy-lda", "sklearn-nmf", "no-such-system"])
+    assert status["sklearn-nmf"] is None
+    assert "not installed" in status["tomotopy-lda"] and "bench" in status["tomotopy-lda"]
+    assert "unknown system" in status["no-such-system"]
+
+
+def test_broken_peer_check_is_a_skip_not_a_crash(peers, monkeypatch):
+    def boom():
+        raise RuntimeError("broken install")
+
+    monkeypatch.setitem(peers.SYSTEMS, "sklearn-nmf", ("nmf", boom, peers.fit_nmf))
+    assert "broken install" in peers.available_systems(["sklearn-nmf"])["sklearn-nmf"]
+
+
+def test_missing_20ng_file_is_skipped(peers, tmp_path):
+    assert peers.load_20ng(tmp_path / "absent.jsonl") is None
+
+
+def test_truncate_top_abs_keeps_k_per_row(peers):
+    rep = np.array([[0.1, -3.0, 2.0, 0.5], [1.0, 0.0, -0.2, 0.3]])
+    out = peers.truncate_top_abs(rep, 2).toarray()
+    assert (out != 0).sum(axis=1).tolist() == [2, 2]
+    assert out[0, 1] == -3.0 and out[1, 0] == 1.0

@@ -1,0 +1,65 @@
+"""The visual report: PNGs + a self-contained HTML page for a tiny trained pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spacy_sparsecode.training import TrainConfig
+
+pytest.importorskip("matplotlib")
+
+from spacy_sparsecode.report import build_report  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory, sample_texts, make_pipeline):
+    import spacy
+
+    path = tmp_path_factory.mktemp("report") / "nlp"
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("sparsecode", config={"model": {"n_latents": 16, "k": 3, "seed": 0}})
+    history = component.fit([nlp.make_doc(t) for t in sample_texts], TrainConfig(epochs=4, batch_size=32), progress=False)
+    nlp.to_disk(path)
+    (path / "history.json").write_text(json.dumps(history), encoding="utf8")
+    return path
+
+
+def test_report_writes_pngs_and_self_contained_html(tiny_model, tmp_path):
+    from conftest import SAMPLE
+
+    peers = tmp_path / "peers.json"
+    peers.write_text(json.dumps({"meta": {}, "summary": [
+        {"corpus": "bbc", "system": "ours-topk", "K": 50, "train_s": 3.0, "npmi_heldout": 0.2},
+        {"corpus": "bbc", "system": "sklearn-nmf", "K": 50, "train_s": 5.0, "npmi_heldout": 0.19}]}))
+    out = tmp_path / "report"
+    page = build_report(tiny_model, out, corpus=str(SAMPLE), max_docs=100, peers_json=peers)
+    for name in ("training.png", "topics.png", "doc_map.png", "l0_hist.png", "peers.png"):
+        assert (out / name).stat().st_size > 1000, name
+    text = page.read_text(encoding="utf8")
+    assert text.count('src="data:image/png;base64,') == 5
+    assert "file://" not in text and "<script" not in text
+
+
+def test_report_without_history_or_peers_says_so(tiny_model, tmp_path):
+    import shutil
+
+    from conftest import SAMPLE
+
+    model = tmp_path / "nlp"
+    shutil.copytree(tiny_model, model)
+    (model / "history.json").unlink()
+    page = build_report(model, tmp_path / "out", corpus=str(SAMPLE), max_docs=50, peers_json=tmp_path / "missing.json")
+    text = page.read_text(encoding="utf8")
+    assert "No history.json" in text and "not found" in text
+    assert not (tmp_path / "out" / "training.png").exists()
+
+
+def test_cli_report_is_registered():
+    from typer.testing import CliRunner
+
+    from spacy_sparsecode.cli import app
+
+    result = CliRunner().invoke(app, ["report", "--help"])
+    assert result.exit_code == 0 and "report" in result.output.lower()
