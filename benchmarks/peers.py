@@ -231,9 +231,8 @@ def fit_tomotopy(corpus: Corpus, K: int, seed: int) -> Fitted:
             lo, hi = m.indptr[r], m.indptr[r + 1]
             docs.append(mdl.make_doc(_tomotopy_words(m.indices[lo:hi], m.data[lo:hi])))
         inferred, _ = mdl.infer(docs, workers=2)
-        if isinstance(inferred, np.ndarray):  # tomotopy >= 0.13 returns the topic distributions
-            return inferred
-        return np.array([d.get_topic_dist() for d in inferred])
+        # tomotopy >= 0.13 returns topic distributions (arrays); older versions return docs
+        return np.array([d if isinstance(d, np.ndarray) else d.get_topic_dist() for d in inferred])
 
     return Fitted(topic_word, seconds, encode, train_repr, settings={"iterations": TOMOTOPY_ITERATIONS, "workers": 2, "tw": "ONE"})
 

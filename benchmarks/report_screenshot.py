@@ -31,6 +31,7 @@ def small_bbc_pipeline(path: Path) -> Path:
     component = nlp.add_pipe("sparsecode", config={"model": {"n_latents": 50, "k": 8, "seed": 0}})
     docs = [nlp.make_doc(r.text) for r in iter_bbc()]
     history = component.fit(docs, TrainConfig(epochs=20, batch_size=256, lr=5e-3), progress=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(path)
     (path / "history.json").write_text(json.dumps(history), encoding="utf8")
     return path

@@ -121,31 +121,60 @@ def summarize(
     console.print(f"Summarized {len(rows):,} documents -> {output}")
 
 
+def _doc_ref(value: str, docs: List[Any], nlp: Any, option: str) -> Tuple[str, Any]:
+    """A document named on the command line: a corpus index (digits) or a text to process."""
+    if value.strip().lstrip("-").isdigit():
+        i = int(value)
+        if not 0 <= i < len(docs):
+            raise typer.BadParameter(f"{option} index must be in [0, {len(docs)}), got {i}", param_hint=option)
+        return f"document {i}", docs[i]
+    if not value.strip():
+        raise typer.BadParameter("pass a corpus document index or a non-empty text", param_hint=option)
+    return "text", nlp(value)
+
+
 def generate(
     model: Path = typer.Argument(..., help="Trained pipeline folder."),
     corpus: str = typer.Argument(..., help="Corpus for the sentence index (and the real L0 distribution)."),
     output: Path = typer.Option(..., "--output", "-o", help="Where to write the generated items (jsonl)."),
-    n: int = typer.Option(5, help="Codes to sample from the prior (VAE models)."),
+    n: int = typer.Option(5, help="Codes to sample from the prior, or around --near (VAE models)."),
     doc: Optional[int] = typer.Option(None, help="Steer the code of this corpus document (index) instead of sampling."),
     on: List[int] = typer.Option([], help="Latent to switch on (repeatable; with --doc)."),
     off: List[int] = typer.Option([], help="Latent to switch off (repeatable; with --doc)."),
+    near: Optional[str] = typer.Option(None, "--near", metavar="DOC_INDEX_OR_TEXT",
+                                       help="Sample --n codes around this document's posterior (VAE models): a corpus index or a text."),
+    temperature: float = typer.Option(1.0, help="With --near: scale of the posterior spread (0: the document's own code)."),
+    between: Optional[Tuple[str, str]] = typer.Option(
+        None, "--between", metavar="A B",
+        help="Interpolate from document A to B (corpus indices or texts): VAE through the posterior, SAE in code space."),
+    steps: int = typer.Option(5, help="With --between: codes on the path, both ends included."),
     sentences: int = typer.Option(3, help="Retrieved sentences per generated code."),
     text_field: str = typer.Option("text", help="Field holding the text."),
     limit: Optional[int] = typer.Option(None, help="Read at most this many documents."),
     seed: int = typer.Option(0, help="Random seed."),
 ) -> None:
-    """Generate codes (VAE: sample; SAE: steer a document's code) as bags, keywords and real sentences."""
+    """Generate codes (VAE: sample, near a document, interpolate; SAE: steer, interpolate) as bags, keywords and real sentences."""
     import warnings
 
-    import numpy as np
+    import scipy.sparse as sp
 
     from .codes import SparseCodes
+    from .errors import Errors
     from .tasks import generate as gen
     from .tasks.summarize import sentence_spans
 
+    modes = [name for name, value in (("--doc", doc), ("--near", near), ("--between", between)) if value is not None]
+    if len(modes) > 1:
+        raise typer.BadParameter(f"pass one of --doc, --near, --between, not {' and '.join(modes)}")
+    if temperature < 0:
+        raise typer.BadParameter(Errors.E411.format(name="temperature", expected="a finite float >= 0", value=temperature),
+                                 param_hint="--temperature")
+    if steps < 2:
+        raise typer.BadParameter(Errors.E411.format(name="steps", expected="an int >= 2", value=steps), param_hint="--steps")
     nlp, component = _load(model)
-    if doc is None:
-        gen.require_sampler(component.torch_model, "sparsecode generate")
+    torch_model = component.torch_model
+    if doc is None and between is None:
+        gen.require_sampler(torch_model, "sparsecode generate --near" if near is not None else "sparsecode generate")
     records = _records(corpus, text_field, limit)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -154,20 +183,34 @@ def generate(
     index = gen.SentenceIndex.build(component.featurize(s.as_doc() for s in sents), [s.text for s in sents],
                                     component.bow_vocab.idf())
     real = component._codes_of(docs)
-    if doc is None:
-        codes = gen.sample(component.torch_model, n, real.l0, seed)
+    extra: List[dict]
+    if near is not None:
+        label, source = _doc_ref(near, docs, nlp, "--near")
+        own = component._codes_of([source])
+        drawn = gen.near(torch_model, component.featurize([source]), temperature, n, seed, real.l0)
+        codes = SparseCodes.stack([own, drawn])
+        extra = [{"kind": "document", "source": label}] + [{"kind": "near", "temperature": temperature}] * n
+    elif between is not None:
+        (label_a, doc_a), (label_b, doc_b) = (_doc_ref(v, docs, nlp, "--between") for v in between)
+        codes = gen.interpolate(component.featurize([doc_a]), component.featurize([doc_b]), steps, model=torch_model)
+        how = "posterior" if gen.can_encode_posterior(torch_model) else "code space"
+        extra = [{"kind": "interpolate", "step": i, "t": round(i / (steps - 1), 4), "from": label_a, "to": label_b,
+                  "through": how} for i in range(steps)]
+    elif doc is None:
+        codes = gen.sample(torch_model, n, real.l0, seed)
+        extra = [{"kind": "sample"}] * n
     else:
         if not 0 <= doc < len(docs):
             raise typer.BadParameter(f"--doc must be in [0, {len(docs)}), got {doc}")
-        import scipy.sparse as sp
-
         base = real[doc]
         steered = gen.steer(base, on=on, off=off)
         codes = SparseCodes(sp.vstack([sp.csr_matrix(c.to_dense()[None]) for c in (base, steered)], format="csr"))
-    rows = gen.describe(component.torch_model, codes, component.bow_vocab.strings, index, n_sentences=sentences)
+        extra = [{"kind": "document", "source": f"document {doc}"}, {"kind": "steered", "on": list(on), "off": list(off)}]
+    rows = [info | row for info, row in zip(extra, gen.describe(torch_model, codes, component.bow_vocab.strings, index,
+                                                                 n_sentences=sentences))]
     _write_jsonl(output, rows)
     for row in rows:
-        console.print(f"[bold]{' '.join(row['keywords'])}[/bold]: " + " ".join(row["sentences"])[:300])
+        console.print(f"[dim]{row['kind']}[/dim] [bold]{' '.join(row['keywords'])}[/bold]: " + " ".join(row["sentences"])[:300])
     console.print(f"Wrote {len(rows)} generated items -> {output}")
 
 

@@ -18,12 +18,13 @@ import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 import scipy.sparse as sp
 
 from .corpora import CorpusError, corpus_fingerprint, read_corpus
+from .encoding import chunk_memory_zone
 from .errors import Errors
 from .io import FORMAT_VERSION, atomic_path, read_json, write_json_atomic
 from .streaming import ChunkLog, chunked, map_chunks
@@ -54,13 +55,19 @@ def _setup_worker(config: str, nlp_bytes: bytes, skip: str, vocab_config: Dict[s
 
     nlp = load_model_from_config(Config().from_str(config), auto_fill=False, validate=False)
     nlp.from_bytes(nlp_bytes, exclude=[skip])
-    _WORKER.update(nlp=nlp, skip=skip, config=VocabConfig(**vocab_config), sent=HashIndex())
+    _WORKER.update(nlp=nlp, skip=skip, config=VocabConfig(**vocab_config), sent=HashIndex(), seen_docs=0)
 
 
 def _bag_chunk(texts: List[str]) -> Dict[str, np.ndarray]:
     """Per-doc unique filtered term hashes (sorted) and counts, plus new hashes' strings."""
     nlp, config = _WORKER["nlp"], _WORKER["config"]
-    arrays = [token_hashes(doc, config) for doc in nlp.pipe(texts, disable=[_WORKER["skip"]])]
+    with chunk_memory_zone(nlp, _WORKER, len(texts)):  # new strings are resolved before it closes
+        arrays = [token_hashes(doc, config) for doc in nlp.pipe(texts, disable=[_WORKER["skip"]])]
+        return _bags(arrays, nlp.vocab.strings)
+
+
+def _bags(arrays: List[np.ndarray], strings: Any) -> Dict[str, np.ndarray]:
+    """Per-doc (sorted unique hash, count) runs from per-doc token hashes, vectorised."""
     lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
     hashes = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.uint64)
     rows = np.repeat(np.arange(len(arrays)), lengths)
@@ -75,7 +82,6 @@ def _bag_chunk(texts: List[str]) -> Dict[str, np.ndarray]:
     unique = np.unique(keys)
     new = unique[_WORKER["sent"].get(unique) == -1]
     _WORKER["sent"].insert(new, np.zeros(len(new), dtype=np.int32))
-    strings = nlp.vocab.strings
     encoded = [strings[int(key)].encode("utf8") for key in new]
     offsets = np.cumsum([0] + [len(b) for b in encoded], dtype=np.int64)
     blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)

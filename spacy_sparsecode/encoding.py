@@ -15,13 +15,14 @@ suffix picks the format:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -79,6 +80,21 @@ def model_fingerprint(path: Path) -> str:
 
 # --- worker side ------------------------------------------------------------------------
 _WORKER: Dict[str, Any] = {}
+#: Documents a process tokenises before it frees each chunk's new words (spaCy memory zones).
+WARM_DOCS = 10_000
+
+
+def chunk_memory_zone(nlp: Any, state: Dict[str, Any], n_docs: int) -> ContextManager[Any]:
+    """No zone for a process' first ``WARM_DOCS`` documents, then ``nlp.memory_zone()``.
+
+    The words of the first documents (the frequent ones) stay in the vocabulary and the
+    tokenizer's cache, which keeps tokenising fast; the new words of later chunks are freed
+    after each chunk, so memory does not grow with the corpus' vocabulary. Nothing made in
+    the zone (Docs, strings) may outlive it.
+    """
+    seen = state.get("seen_docs", 0)
+    state["seen_docs"] = seen + n_docs
+    return contextlib.nullcontext() if seen < WARM_DOCS else nlp.memory_zone()
 
 
 def setup_encoder(model: str, gpu_id: int = -1, docbin: bool = False, bags: bool = False) -> None:
@@ -88,7 +104,7 @@ def setup_encoder(model: str, gpu_id: int = -1, docbin: bool = False, bags: bool
     nlp, name = load_pipeline(Path(model))
     component = nlp.get_pipe(name)
     component.torch_model.to(resolve_device(gpu_id))
-    _WORKER.update(nlp=nlp, name=name, component=component, docbin=docbin, bags=bags)
+    _WORKER.update(nlp=nlp, name=name, component=component, docbin=docbin, bags=bags, seen_docs=0)
 
 
 def _csr_parts(matrix: sp.csr_matrix) -> Dict[str, np.ndarray]:
@@ -102,18 +118,18 @@ def encode_chunk(payload: Tuple[List[str], List[str]]) -> Dict[str, Any]:
 
     ids, texts = payload  # ids only when a DocBin is asked for
     nlp, component = _WORKER["nlp"], _WORKER["component"]
-    docs = list(nlp.pipe(texts, disable=[_WORKER["name"]], batch_size=max(len(texts), 1)))
-    bags = component.featurize(docs)
-    codes = component.torch_model.encode(bags)
-    result: Dict[str, Any] = {"codes": _csr_parts(codes.matrix), "dim": codes.dim}
-    if _WORKER["bags"]:
-        result["bags"] = _csr_parts(bags)
-        result["n_vocab"] = bags.shape[1]
-    if _WORKER["docbin"]:
-        component.set_annotations(docs, codes)
-        for doc, doc_id in zip(docs, ids):
-            doc.user_data[ID_KEY] = doc_id
-        result["docbin"] = DocBin(store_user_data=True, docs=docs).to_bytes()
+    with chunk_memory_zone(nlp, _WORKER, len(texts)):
+        docs = list(nlp.pipe(texts, disable=[_WORKER["name"]], batch_size=max(len(texts), 1)))
+        bags = component.featurize(docs)
+        codes = component.torch_model.encode(bags)
+        result: Dict[str, Any] = {"codes": _csr_parts(codes.matrix), "dim": codes.dim}
+        if _WORKER["bags"]:
+            result["bags"] = _csr_parts(bags)
+        if _WORKER["docbin"]:
+            component.set_annotations(docs, codes)
+            for doc, doc_id in zip(docs, ids):
+                doc.user_data[ID_KEY] = doc_id
+            result["docbin"] = DocBin(store_user_data=True, docs=docs).to_bytes()
     return result
 
 

@@ -108,6 +108,14 @@ class Errors(metaclass=_WithCodes):
     E410 = "Latent id {latent} is out of range for a model with {n_latents} latents (argument '{name}')."
     E411 = "Argument '{name}' must be {expected}, got {value!r}."
     E412 = "The sentence index is empty: build it from a corpus with at least one sentence that has vocabulary words."
+    E420 = (
+        "Document {row} passed to '{name}' has no words in the model's vocabulary: it has no posterior "
+        "to sample around. Pass a document with in-vocabulary words."
+    )
+    E421 = (
+        "'{what}' needs a model with a posterior and a code rule (posterior(batch), sparsify(theta)); "
+        "this pipeline's model is '{family}'. Train a VAE (gaussian, logistic_normal)."
+    )
     W400 = (
         "The Doc has no sentence boundaries (no parser, senter or sentencizer in the pipeline): "
         "the sparsecode component split it with spaCy's rule-based sentencizer. Add "

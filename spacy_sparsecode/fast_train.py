@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import catalogue
 from spacy.language import Language
@@ -33,6 +33,8 @@ from .training import LATEST, TrainConfig, Trainer
 META_KEY = "sparsecode_train"
 #: File that marks a cache folder as ours.
 CACHE_MARKER = "sparsecode-cache.json"
+#: File in the checkpoint folder of a run that finished (kept with --keep-checkpoints).
+COMPLETE = "complete.json"
 _PREFIX = "spacy-sparsecode."
 
 
@@ -221,7 +223,7 @@ def _checkpoint_dir(job: TrainJob, run: Dict[str, Any]) -> Path:
     """The checkpoint folder, checked against this run (E503 without --resume, E504 if it differs)."""
     directory = job.work_dir / "checkpoints"
     if (directory / LATEST).exists():
-        if job.overwrite:
+        if job.overwrite or ((directory / COMPLETE).exists() and not job.resume):
             shutil.rmtree(directory)
         elif not job.resume:
             raise FileExistsError(Errors.E503.format(what="a training checkpoint", path=directory))
@@ -273,7 +275,9 @@ def train_corpus(job: TrainJob) -> Dict[str, Any]:
     }
     nlp.meta[META_KEY] = json.loads(json.dumps({k: v for k, v in summary.items() if k != "skipped"}, default=str))
     write_pipeline(nlp, job.output_dir)
-    if not job.keep_checkpoints:
+    if job.keep_checkpoints:  # kept for --resume (e.g. with more epochs); a plain rerun starts afresh
+        write_json_atomic(checkpoints / COMPLETE, {"output_dir": str(job.output_dir)})
+    else:
         shutil.rmtree(checkpoints, ignore_errors=True)
     summary["seconds"] = time.perf_counter() - start
     return summary

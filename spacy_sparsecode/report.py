@@ -83,7 +83,7 @@ def plot_training(history: Sequence[Dict[str, float]], path: Path) -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     seconds = sum(h.get("seconds", 0.0) for h in history)
-    fig.suptitle(f"training: {len(history)} epochs, {seconds:.1f}s")
+    fig.suptitle(f"training: {len(history)} epochs, {seconds:.1f}s", y=1.03)
     return _save(fig, path)
 
 
@@ -101,6 +101,7 @@ def plot_topics(words: List[List[str]], usage: np.ndarray, path: Path, max_laten
         ax.text(0.02, 0.70, "\n".join(words[latent][:n_words]), fontsize=8, va="top", transform=ax.transAxes, linespacing=1.05)
         ax.add_patch(plt.Rectangle((0, 0), 1, 1, fill=False, transform=ax.transAxes, lw=0.5, color="0.7"))
     fig.suptitle(f"top words of the {len(order)} most used latents")
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.35 / (rows * 1.45), wspace=0.05, hspace=0.1)
     return _save(fig, path)
 
 

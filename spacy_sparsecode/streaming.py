@@ -1,9 +1,8 @@
 """Stream a corpus through worker processes in ordered chunks, resumably.
 
-``map_chunks`` sends chunks to ``n_process`` worker processes (each set up once by a
-``setup`` function) and yields the results in input order, with at most ``2 * n_process``
-chunks in flight, so memory does not grow with the corpus; with ``n_process=1`` the work
-runs in this process. ``ChunkLog`` records the finished chunks of a job (one fsync'd JSON
+``map_chunks`` spreads chunks over this process and ``n_process - 1`` worker processes
+(each set up once by a ``setup`` function) and yields the results in input order, with a
+bounded number of chunks pending, so memory does not grow with the corpus. ``ChunkLog`` records the finished chunks of a job (one fsync'd JSON
 line each, under a signature of the job's settings), so an interrupted job resumes by
 skipping them. The CLI's ``train`` (tokenising) and ``encode`` are both built on these two.
 """
@@ -15,6 +14,8 @@ import multiprocessing
 import os
 import shutil
 import signal
+import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -41,28 +42,21 @@ def chunked(items: Iterable[T], size: int) -> Iterator[Tuple[int, List[T]]]:
         yield index, chunk
 
 
-def _init_worker(setup: Callable[..., None], args: Tuple[Any, ...]) -> None:
-    # Workers leave Ctrl-C to the parent (which stops cleanly), and use one thread each:
-    # the processes themselves are the parallelism.
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)  # the parent was killed: do not linger
+
+
+def _init_worker(parent: int, setup: Callable[..., None], args: Tuple[Any, ...]) -> None:
+    # Workers leave Ctrl-C to the parent (which stops cleanly), exit if it dies, and use one
+    # thread each: the processes themselves are the parallelism.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     import torch
 
     torch.set_num_threads(1)
     setup(*args)
-
-
-#: Imported once by the fork server, so each worker starts with spaCy, torch and our modules.
-_PRELOAD = ["spacy_sparsecode.encoding", "spacy_sparsecode.corpus_cache"]
-
-
-def _context() -> multiprocessing.context.BaseContext:
-    # Never fork a process that may hold torch/OpenMP threads: forkserver (or spawn) starts
-    # workers from a clean interpreter.
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", *_PRELOAD])
-    return context
 
 
 def map_chunks(
@@ -75,36 +69,47 @@ def map_chunks(
 ) -> Iterator[Tuple[int, Any, Any]]:
     """Run ``work(payload)`` for each ``(index, meta, payload)``; yield ``(index, meta, result)`` in order.
 
-    ``work`` and ``setup`` must be module-level functions (workers import them by name);
-    ``setup(*setup_args)`` runs once per process before any ``work``. ``meta`` stays in this
-    process. If reading ``items`` raises, the chunks already started are finished and
-    yielded first, then the error is raised: no finished work is lost.
+    This process works too: ``n_process - 1`` worker processes (started with "spawn", so no
+    torch or OpenMP state is forked) each keep two chunks queued, and this process runs
+    ``work`` on the next chunk itself whenever their queues are full. ``work`` and
+    ``setup`` must be module-level functions; ``setup(*setup_args)`` runs once per process.
+    At most ``4 * n_process`` chunks are pending. ``meta`` stays in this process. If reading
+    ``items`` raises, the chunks already started are finished and yielded, then the error
+    is raised: no finished work is lost.
     """
+    setup(*setup_args)
     if n_process <= 1:
-        setup(*setup_args)
         for index, meta, payload in items:
             yield index, meta, work(payload)
         return
-    window: Deque[Tuple[int, Any, Future]] = deque()
+    n_workers = n_process - 1
+    pending: Deque[Tuple[int, Any, Any]] = deque()  # (index, meta, Future or result), in order
     source = iter(items)
     error: Optional[BaseException] = None
-    executor = ProcessPoolExecutor(n_process, mp_context=_context(), initializer=_init_worker, initargs=(setup, setup_args))
+    executor = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(os.getpid(), setup, setup_args))
     try:
         while True:
-            while error is None and len(window) < 2 * n_process:
+            while pending and not (isinstance(pending[0][2], Future) and not pending[0][2].done()):
+                index, meta, result = pending.popleft()
+                yield index, meta, result.result() if isinstance(result, Future) else result
+            if error is None and len(pending) < 4 * n_process:
                 try:
                     index, meta, payload = next(source)
                 except StopIteration:
-                    break
-                except Exception as err:  # a bad record: finish what is in flight, then raise
+                    error = StopIteration()
+                except Exception as err:  # a bad record: finish what is pending, then raise
                     error = err
-                    break
-                window.append((index, meta, executor.submit(work, payload)))
-            if not window:
+                else:
+                    queued = sum(isinstance(entry[2], Future) and not entry[2].done() for entry in pending)
+                    task = executor.submit(work, payload) if queued < 2 * n_workers else work(payload)
+                    pending.append((index, meta, task))
+                continue
+            if not pending:
                 break
-            index, meta, future = window.popleft()
+            index, meta, future = pending.popleft()  # full, or nothing left to read: wait
             yield index, meta, future.result()
-        if error is not None:
+        if not isinstance(error, StopIteration) and error is not None:
             raise error
     finally:
         executor.shutdown(wait=True, cancel_futures=True)

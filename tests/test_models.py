@@ -47,6 +47,15 @@ def topic_matrix(n_docs: int = 96, seed: int = 0) -> tuple[sp.csr_matrix, np.nda
     return sp.csr_matrix(dense), labels
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These matrices are tiny: one thread avoids thread start-up and contention costs."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def data() -> tuple[sp.csr_matrix, np.ndarray]:
     return topic_matrix()
@@ -248,7 +257,7 @@ def test_denoise_corruption_only_while_training():
 
 
 def test_gram_and_dense_squared_error_agree_with_auxk(monkeypatch, data):
-    batch = CsrBatch.from_csr(data[0][:20])
+    batch = CsrBatch.from_csr(data[0][:2])  # 2 docs fire at most 6 of 8 latents: AuxK is on
     results = []
     for weight in (0, 10**9):  # 0: always the dense (B, V) residual; huge: always the Gram path
         monkeypatch.setattr(sae_module, "_DENSE_COST_WEIGHT", weight)
@@ -355,7 +364,7 @@ def test_component_trains_each_family_through_its_architecture(family, sample_te
     codes = [doc._.sparse_code for doc in nlp.pipe(sample_texts[:10])]
     assert all(code.nnz <= 3 for code in codes)
     restored = component.denoise(docs[:4], top_n=5)
-    assert len(restored) == 4 and all(len(words) == 5 for words in restored)
+    assert len(restored) == 4 and all(len(words) in (0, 5) for words in restored)  # 0: an empty code
     assert all(word not in {t.lower_ for t in doc} for words, doc in zip(restored, docs) for word in words)
     nlp.to_disk(tmp_path / "nlp")
     again = spacy.load(tmp_path / "nlp")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -61,3 +63,119 @@ def test_steered_code_retrieves_real_sentences(trained_nlp, sample_texts):
     assert len(out) == 2 and out[0]["keywords"] and len(out[0]["sentences"]) == 3
     assert out[0]["bag"] != out[1]["bag"]
     assert all(s in [x.text for x in sents] for s in out[1]["sentences"])
+
+
+# --- VAE: near a document's posterior and interpolation through the posterior --------------
+
+@pytest.fixture(scope="module")
+def vae_nlp(sample_texts):
+    import spacy
+
+    from spacy_sparsecode.training import TrainConfig
+
+    nlp = spacy.blank("en")
+    component = nlp.add_pipe("sparsecode", config={"model": {"@architectures": "spacy-sparsecode.LogisticNormalVAE.v1",
+                                                             "n_latents": 16, "k": 4, "code_threshold": 0.05, "seed": 0}})
+    component.fit([nlp.make_doc(t) for t in sample_texts], TrainConfig(epochs=8, batch_size=16, seed=0), progress=False)
+    return nlp
+
+
+def _vae_rows(vae_nlp, sample_texts):
+    component = vae_nlp.get_pipe("sparsecode")
+    X = component.featurize(vae_nlp.make_doc(t) for t in sample_texts[:10])
+    return component.torch_model, X
+
+
+def test_near_at_temperature_zero_is_the_documents_code(vae_nlp, sample_texts):
+    from spacy_sparsecode.tasks.generate import near
+
+    model, X = _vae_rows(vae_nlp, sample_texts)
+    own = model.encode(X[:1]).to_dense()
+    codes = near(model, X[0], temperature=0.0, n=3)
+    assert len(codes) == 3 and np.allclose(codes.to_dense(), np.repeat(own, 3, axis=0), atol=1e-6)
+
+
+def test_near_spreads_with_temperature_and_keeps_sparsity(vae_nlp, sample_texts):
+    from spacy_sparsecode.tasks.generate import near
+
+    model, X = _vae_rows(vae_nlp, sample_texts)
+    own = model.encode(X[:1]).to_dense()[0]
+    spread = {}
+    for temperature in (0.3, 3.0):
+        codes = near(model, X[0], temperature=temperature, n=40, seed=1)
+        assert codes.l0.max() <= model.config.k and codes.l0.min() >= 1
+        spread[temperature] = float(np.abs(codes.to_dense() - own).sum(axis=1).mean())
+    assert 0 < spread[0.3] < spread[3.0]
+    again = near(model, X[0], temperature=0.3, n=40, seed=1)
+    assert np.array_equal(again.to_dense(), near(model, X[0], temperature=0.3, n=40, seed=1).to_dense())
+    matched = near(model, X[:2], temperature=1.0, n=30, seed=0, real_l0=np.array([1]))
+    assert len(matched) == 60 and set(np.unique(matched.l0)) == {1}
+
+
+def test_interpolate_through_the_posterior_ends_at_both_codes(vae_nlp, sample_texts):
+    from spacy_sparsecode.tasks.generate import interpolate, interpolate_posterior
+
+    model, X = _vae_rows(vae_nlp, sample_texts)
+    ends = model.encode(X[[0, 5]]).to_dense()
+    path = interpolate(X[0], X[5], 5, model=model)
+    assert len(path) == 5 and np.allclose(path.to_dense()[[0, -1]], ends, atol=1e-6)
+    assert np.array_equal(path.to_dense(), interpolate_posterior(model, X[0], X[5], 5).to_dense())
+    middle = path.to_dense()[2]
+    assert not np.allclose(middle, ends[0]) and not np.allclose(middle, ends[1])
+
+
+def test_interpolate_rows_with_an_sae_walks_in_code_space(trained_nlp, sample_texts):
+    component = trained_nlp.get_pipe("sparsecode")
+    X = component.featurize(trained_nlp.make_doc(t) for t in sample_texts[:2])
+    path = interpolate(X[0], X[1], 3, model=component.torch_model)
+    ends = component.torch_model.encode(X)
+    assert np.allclose(path[0].to_dense(), ends[0].to_dense()) and np.allclose(path[2].to_dense(), ends[1].to_dense())
+
+
+def test_near_bad_input(vae_nlp, trained_nlp, sample_texts):
+    import scipy.sparse as sp
+
+    from spacy_sparsecode.tasks.generate import near
+
+    model, X = _vae_rows(vae_nlp, sample_texts)
+    with pytest.raises(ValueError, match="needs a model that can sample.*'topk'"):
+        near(trained_nlp.get_pipe("sparsecode").torch_model, X[0])
+    with pytest.raises(ValueError, match="'temperature' must be a finite float >= 0"):
+        near(model, X[0], temperature=-1.0)
+    with pytest.raises(ValueError, match="no words in the model's vocabulary"):
+        near(model, sp.csr_matrix((1, X.shape[1]), dtype=np.float32))
+    with pytest.raises(ValueError, match="'steps' must be an int >= 2"):
+        interpolate(X[0], X[1], 1, model=model)
+
+
+def test_cli_generate_near_and_between(vae_nlp, tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_sparsecode.cli import app
+
+    vae_nlp.to_disk(tmp_path / "vae")
+    corpus = str(Path(__file__).resolve().parents[1] / "corpora" / "sample.jsonl")
+    runner = CliRunner()
+    out = tmp_path / "near.jsonl"
+    result = runner.invoke(app, ["generate", str(tmp_path / "vae"), corpus, "-o", str(out), "--near", "3",
+                                 "--temperature", "0.5", "--n", "2", "--limit", "20"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 3 and rows[0]["kind"] == "document" and all(r["keywords"] and r["sentences"] for r in rows)
+    result = runner.invoke(app, ["generate", str(tmp_path / "vae"), corpus, "-o", str(out), "--between", "0", "the election and the vote",
+                                 "--steps", "4", "--limit", "20"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [0, 1, 2, 3]
+
+
+def test_cli_generate_near_with_an_sae_names_the_samplers(saved_pipeline, tmp_path):
+    from typer.testing import CliRunner
+
+    from spacy_sparsecode.cli import app
+
+    corpus = str(Path(__file__).resolve().parents[1] / "corpora" / "sample.jsonl")
+    result = CliRunner().invoke(app, ["generate", str(saved_pipeline), corpus, "-o", str(tmp_path / "x.jsonl"),
+                                      "--near", "0", "--limit", "5"])
+    assert result.exit_code != 0
+    assert "gaussian, logistic_normal" in str(result.exception) + result.output

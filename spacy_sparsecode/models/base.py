@@ -94,6 +94,12 @@ class CsrBatch:
         """The same sparsity pattern with new values."""
         return CsrBatch(self.indices, self.offsets, self.rows, values, self.n_rows, self.n_cols)
 
+    def to_scipy(self) -> sp.csr_matrix:
+        """The batch as a scipy CSR matrix on the CPU."""
+        indptr = torch.cat([self.offsets, torch.tensor([self.indices.shape[0]], device=self.offsets.device)])
+        return sp.csr_matrix((self.values.detach().float().cpu().numpy(), self.indices.cpu().numpy(), indptr.cpu().numpy()),
+                             shape=(self.n_rows, self.n_cols))
+
     def keep_entries(self, keep: torch.Tensor) -> "CsrBatch":
         """The batch with only the non-zeros where ``keep`` (bool, (nnz,)) is true; rows stay."""
         counts = torch.zeros(self.n_rows, dtype=torch.long, device=self.rows.device)

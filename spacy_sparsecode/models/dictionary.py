@@ -125,10 +125,7 @@ class DictionaryCoder(CodeModel):
     @torch.no_grad()
     def init_from_data(self, batch: CsrBatch) -> None:
         """Fit the dictionary on the sample (the spaCy ``initialize`` path)."""
-        indptr = torch.cat([batch.offsets, torch.tensor([batch.indices.shape[0]], device=batch.offsets.device)])
-        matrix = sp.csr_matrix((batch.values.cpu().numpy(), batch.indices.cpu().numpy(), indptr.cpu().numpy()),
-                               shape=(batch.n_rows, batch.n_cols))
-        self.fit_direct(matrix)
+        self.fit_direct(batch.to_scipy())
 
     @torch.no_grad()
     def post_step(self) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
@@ -52,6 +53,9 @@ class SAEConfig(ModelConfig):
     aux_k: int = 64
     aux_coef: float = 0.125
     denoise_rate: float = 0.0
+    diversity_coef: float = 0.0
+    latents_per_word: int = 0
+    init_neighbours: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -60,6 +64,10 @@ class SAEConfig(ModelConfig):
         check_field("aux_k", self.aux_k, self.aux_k >= 0, "an int >= 0 (0 disables AuxK)")
         check_field("aux_coef", self.aux_coef, self.aux_coef >= 0, "a float >= 0")
         check_field("denoise_rate", self.denoise_rate, 0 <= self.denoise_rate < 1, "a float in [0, 1) (0 disables denoising)")
+        check_field("diversity_coef", self.diversity_coef, self.diversity_coef >= 0, "a float >= 0 (0 disables it)")
+        check_field("latents_per_word", self.latents_per_word, 0 <= self.latents_per_word <= self.n_latents,
+                    "an int in [0, n_latents] (0: no limit)")
+        check_field("init_neighbours", self.init_neighbours, self.init_neighbours >= 1, "an int >= 1")
 
 
 @dataclass
@@ -124,15 +132,27 @@ class SparseAutoencoder(CodeModel):
         """Start each latent at the scaled bag of a random document (tied encoder).
 
         Exemplar initialisation gives every latent a coherent, distinct word profile from
-        step one, so fewer latents die and topics form in far fewer steps.
+        step one, so fewer latents die and topics form in far fewer steps. With
+        ``init_neighbours = m > 1`` each latent starts at the mean of its exemplar's m most
+        similar documents (cosine of the scaled bags), which drops the exemplar's one-off
+        rare words and starts the latent at a small theme instead of a single story.
         """
-        scaled = self.scale(batch).to_dense()
-        K = self.config.n_latents
-        rows = torch.randperm(scaled.shape[0], generator=self.generator)
-        rows = rows.repeat(-(-K // scaled.shape[0]))[:K].to(scaled.device)
-        noise = torch.rand(K, self.n_vocab, generator=self.generator).to(scaled.device)
-        decoder = scaled[rows] + 1e-3 * noise / noise.norm(dim=1, keepdim=True)
-        self.W_dec.copy_(decoder / decoder.norm(dim=1, keepdim=True))
+        scaled = self.scale(batch).to_scipy()
+        K, n_docs = self.config.n_latents, batch.n_rows
+        rows = torch.randperm(n_docs, generator=self.generator)
+        rows = rows.repeat(-(-K // n_docs))[:K].numpy()
+        noise = torch.rand(K, self.n_vocab, generator=self.generator)
+        exemplars = scaled[rows]
+        m = min(self.config.init_neighbours, n_docs)
+        if m > 1:
+            sims = (scaled @ exemplars.T).toarray()  # (n_docs, K)
+            neighbours = np.argpartition(-sims, m - 1, axis=0)[:m].T  # (K, m)
+            pick = sp.csr_matrix((np.full(K * m, 1.0 / m, dtype=np.float32), neighbours.ravel(), np.arange(0, K * m + 1, m)),
+                                 shape=(K, n_docs))
+            exemplars = pick @ scaled
+        decoder = torch.from_numpy(exemplars.toarray()) + 1e-3 * noise / noise.norm(dim=1, keepdim=True)
+        self.W_dec.copy_((decoder / decoder.norm(dim=1, keepdim=True)).to(self.W_dec.device))
+        self.post_step()
         self.W_enc.copy_(self.W_dec.t())
 
     # --- encoder / decoder ----------------------------------------------------------
@@ -142,8 +162,17 @@ class SparseAutoencoder(CodeModel):
 
     @torch.no_grad()
     def post_step(self) -> None:
-        """Project the decoder back onto non-negative unit-norm rows after an update."""
+        """Project the decoder back onto non-negative unit-norm rows after an update.
+
+        With ``latents_per_word = m > 0`` each word (decoder column) also keeps only its m
+        largest weights: a word belongs to at most m latents, so latents' top words overlap
+        little (topic diversity) while the training loss picks which latents own a word.
+        """
         self.W_dec.clamp_(min=0)
+        m = self.config.latents_per_word
+        if 0 < m < self.config.n_latents:
+            kth = self.W_dec.topk(m, dim=0).values[-1:]
+            self.W_dec.mul_(self.W_dec >= kth)
         self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-8))
 
     def pre_activations(self, scaled: CsrBatch) -> torch.Tensor:
@@ -208,6 +237,10 @@ class SparseAutoencoder(CodeModel):
             recon_loss, aux = self._mse_dense(target, indices, values, decoder, aux_codes)
         penalty, parts = self.penalty(pre, indices, values)
         total = recon_loss + penalty
+        if self.config.diversity_coef > 0:
+            overlap = self.decoder_overlap(decoder)
+            total = total + self.config.diversity_coef * overlap
+            parts["overlap"] = overlap.detach()
         if aux is not None:
             total = total + self.config.aux_coef * aux
             parts["aux"] = aux.detach().mean()
@@ -215,6 +248,12 @@ class SparseAutoencoder(CodeModel):
             l0 = (self.activate(pre)[1] > 0).sum(dim=1).float().mean()
         parts.update(recon=recon_loss.detach().mean(), l0=l0)
         return LossParts(total=total, parts=parts)
+
+    def decoder_overlap(self, decoder: torch.Tensor) -> torch.Tensor:
+        """Mean cosine similarity between two different decoder rows (0: disjoint words)."""
+        K = self.config.n_latents
+        gram = decoder @ decoder.t()
+        return (gram.sum() - gram.diagonal().sum()) / max(K * (K - 1), 1)
 
     def _use_gram(self, width: int, n_rows: int) -> bool:
         K = self.config.n_latents

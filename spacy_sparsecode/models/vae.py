@@ -96,8 +96,15 @@ class TopicVAE(CodeModel):
     def posterior(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance (B, K) of a batch of counts."""
         h = F.softplus(self.scale(batch).matmul(self.W_in) + self.b_in)
-        h = F.dropout(F.softplus(self.hidden(h)), self.config.dropout, self.training)
+        h = self.dropout(F.softplus(self.hidden(h)), self.config.dropout)
         return self.to_mu(h), self.to_logvar(h)
+
+    def dropout(self, x: torch.Tensor, rate: float) -> torch.Tensor:
+        """Dropout while training, drawn from the model's seeded generator (reproducible)."""
+        if not self.training or rate <= 0:
+            return x
+        keep = torch.rand(x.shape, generator=self.generator).to(x.device) >= rate
+        return x * keep / (1 - rate)
 
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
         """Word logits (B, V) of dense topic mixtures (B, K)."""
@@ -154,7 +161,7 @@ class TopicVAE(CodeModel):
         z = mu
         if self.training:
             z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=self.generator).to(mu.device)
-        theta = F.dropout(torch.softmax(z, dim=1), self.theta_dropout(), self.training)
+        theta = self.dropout(torch.softmax(z, dim=1), self.theta_dropout())
         nll = self.reconstruction_nll(batch, theta)
         kl = self.kl(mu, logvar)
         weight = self.kl_weight()

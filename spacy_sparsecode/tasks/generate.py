@@ -5,15 +5,19 @@ A generated code becomes (a) a bag of words (decoded top words with weights), (b
 "generated" text. Codes keep the sparsity of real ones: ``sparsify`` cuts each generated
 code to an L0 drawn from the real codes' L0 distribution.
 
-Sampling from a prior needs a model that can sample (a VAE family with ``sample(n,
-generator)``); SAE models raise a clear error and can be steered instead (``steer``:
+Sampling needs a model that can sample (a VAE family with ``sample(n, generator)`` and
+``posterior(batch)``): ``sample`` draws from the prior, ``near`` from a document's posterior
+(z ~ N(mu, temperature² sigma²)), and ``interpolate`` of two documents walks between their
+posterior means in the VAE's latent space; each draw becomes a code by the model's own
+``sparsify`` rule (softmax, top k), then the L0 matching above. SAE models raise a clear
+error for ``sample``/``near``, interpolate in code space, and can be steered (``steer``:
 switch latents on/off in a document's code). No spaCy here: CSR matrices, codes, strings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,7 +26,7 @@ import torch
 from ..codes import SparseCode, SparseCodes
 from ..errors import Errors
 from ..featurize import apply_weighting
-from ..models import CodeModel
+from ..models import CodeModel, CsrBatch
 from .topics import decoded_scores
 
 SAMPLING_FAMILIES = ("gaussian", "logistic_normal")
@@ -67,11 +71,116 @@ def sample(model: CodeModel, n: int, real_l0: np.ndarray, seed: int = 0) -> Spar
     return sparsify(dense, real_l0, seed)
 
 
-def interpolate(code_a: SparseCode, code_b: SparseCode, steps: int, real_l0: Optional[np.ndarray] = None) -> SparseCodes:
-    """``steps`` codes on the line from ``code_a`` to ``code_b`` (both ends included), each cut
-    to the L0 of the nearer end (or to a draw from ``real_l0`` when given)."""
+Rows = Union[sp.spmatrix, CsrBatch]
+
+
+def can_encode_posterior(model: CodeModel) -> bool:
+    """Whether the model has a posterior q(z | x) and a code rule over z (the VAE families)."""
+    return can_sample(model) and callable(getattr(model, "posterior", None)) and callable(getattr(model, "sparsify", None))
+
+
+def _check_steps(steps: int) -> None:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise ValueError(Errors.E411.format(name="steps", expected="an int >= 2", value=steps))
+
+
+def _as_batch(model: CodeModel, rows: Rows, name: str) -> CsrBatch:
+    """Count rows (CSR over the model's vocabulary, or a ``CsrBatch``) on the model's device;
+    a row without vocabulary words has no posterior and is refused (E420)."""
+    if isinstance(rows, CsrBatch):
+        batch = rows
+    else:
+        if not sp.issparse(rows):
+            rows = sp.csr_matrix(np.atleast_2d(np.asarray(rows, dtype=np.float32)))
+        matrix = sp.csr_matrix(rows, dtype=np.float32)
+        model.check_matrix(matrix)
+        batch = CsrBatch.from_csr(matrix, model.device)
+    if batch.n_rows == 0:
+        raise ValueError(Errors.E420.format(name=name, row="(no rows)"))
+    lengths = batch.row_sum(torch.ones_like(batch.values))
+    empty = torch.nonzero(lengths == 0).flatten()
+    if empty.numel():
+        raise ValueError(Errors.E420.format(name=name, row=int(empty[0])))
+    return batch
+
+
+@torch.no_grad()
+def _posterior(model: CodeModel, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Posterior mean and log-variance in eval mode (no dropout, running batch-norm stats)."""
+    was_training = model.training
+    model.eval()
+    try:
+        mu, logvar = model.posterior(batch)
+    finally:
+        model.train(was_training)
+    return mu.float(), logvar.float()
+
+
+@torch.no_grad()
+def _codes_from_z(model: CodeModel, z: torch.Tensor, real_l0: Optional[np.ndarray], seed: int) -> SparseCodes:
+    """Latent points z (n, K) -> codes by the model's rule (softmax, ``sparsify``), then the L0 matching."""
+    indices, values = model.sparsify(torch.softmax(z, dim=1))
+    codes = SparseCodes.from_padded(indices.cpu().numpy(), values.float().cpu().numpy(), model.config.n_latents)
+    return codes if real_l0 is None else sparsify(codes.to_dense(), real_l0, seed)
+
+
+def near(model: CodeModel, rows: Rows, temperature: float = 1.0, n: int = 5, seed: int = 0,
+         real_l0: Optional[np.ndarray] = None) -> SparseCodes:
+    """``n`` codes around each document's posterior (VAE models only): z ~ N(mu, temperature² sigma²).
+
+    rows: count rows over the model's vocabulary (a CSR row or batch, or a ``CsrBatch``); the
+    result holds ``n`` codes per row, row by row. ``temperature`` 0 gives the document's own
+    code ``n`` times; 1 samples the posterior itself; larger values wander further. Codes follow
+    the model's rule (top ``k`` of softmax(z)), then, with ``real_l0``, the L0 matching.
+    """
+    require_sampler(model, "near")
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise ValueError(Errors.E404.format(name="n", value=n))
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not np.isfinite(temperature) or temperature < 0:
+        raise ValueError(Errors.E411.format(name="temperature", expected="a finite float >= 0", value=temperature))
+    if not can_encode_posterior(model):
+        raise ValueError(Errors.E421.format(what="near", family=model.family))
+    mu, logvar = _posterior(model, _as_batch(model, rows, "near"))
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn((mu.shape[0], n, mu.shape[1]), generator=generator).to(mu.device)
+    z = mu[:, None, :] + float(temperature) * (0.5 * logvar).exp()[:, None, :] * noise
+    return _codes_from_z(model, z.reshape(-1, mu.shape[1]), real_l0, seed)
+
+
+def interpolate_posterior(model: CodeModel, row_a: Rows, row_b: Rows, steps: int,
+                          real_l0: Optional[np.ndarray] = None, seed: int = 0) -> SparseCodes:
+    """``steps`` codes on the line between two documents' posterior means in the VAE's latent
+    space (both ends included: the ends are the documents' own codes), each made a code by the
+    model's rule (and, with ``real_l0``, the L0 matching)."""
+    require_sampler(model, "interpolate")
+    _check_steps(steps)
+    if not can_encode_posterior(model):
+        raise ValueError(Errors.E421.format(what="interpolate", family=model.family))
+    mu_a, _ = _posterior(model, _as_batch(model, row_a, "interpolate"))
+    mu_b, _ = _posterior(model, _as_batch(model, row_b, "interpolate"))
+    t = torch.linspace(0.0, 1.0, steps, device=mu_a.device)[:, None]
+    return _codes_from_z(model, (1 - t) * mu_a[:1] + t * mu_b[:1], real_l0, seed)
+
+
+def interpolate(code_a: Union[SparseCode, Rows], code_b: Union[SparseCode, Rows], steps: int,
+                real_l0: Optional[np.ndarray] = None, model: Optional[CodeModel] = None) -> SparseCodes:
+    """``steps`` codes from ``code_a`` to ``code_b`` (both ends included).
+
+    Given two ``SparseCode``s: the line between them in code space, each point cut to the L0 of
+    the nearer end (or to a draw from ``real_l0``). Given two documents as count rows and their
+    ``model``: a VAE walks between the posterior means (``interpolate_posterior``); any other
+    model encodes both and walks in code space.
+    """
+    if not isinstance(code_a, SparseCode) or not isinstance(code_b, SparseCode):
+        if model is None:
+            raise ValueError(Errors.E411.format(name="model", expected="the model of the documents when interpolating count rows",
+                                                value=None))
+        if can_encode_posterior(model):
+            return interpolate_posterior(model, code_a, code_b, steps, real_l0)
+        _check_steps(steps)
+        code_a, code_b = (x if isinstance(x, SparseCode) else model.encode(sp.csr_matrix(x, dtype=np.float32)[:1])[0]
+                          for x in (code_a, code_b))
+    _check_steps(steps)
     t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
     dense = (1 - t) * code_a.to_dense()[None] + t * code_b.to_dense()[None]
     if real_l0 is not None:
@@ -106,9 +215,20 @@ def steer(code: SparseCode, on: Iterable[int] = (), off: Iterable[int] = (), str
     return SparseCode(indices, dense[indices].astype(np.float32), code.dim)
 
 
+def word_scores(model: CodeModel, codes: SparseCodes) -> np.ndarray:
+    """Word weights (n, V) of codes. VAE codes (topic proportions) give the mixture of their
+    topics' word distributions, ``theta @ softmax(beta)``: the batch-normalised decoder of the
+    logistic-normal VAE z-scores each word against the corpus, which ranks rare words first
+    in a single code's reconstruction. Other models: their decoder's scores."""
+    if can_sample(model) and callable(getattr(model, "topic_word_weights", None)):
+        weights = model.topic_word_weights().float().cpu().numpy()
+        return np.asarray(codes.matrix @ weights, dtype=np.float32)
+    return decoded_scores(model, codes)
+
+
 def bags(model: CodeModel, codes: SparseCodes, strings: Sequence[str], top_n: int = 20) -> List[List[Tuple[str, float]]]:
-    """Each code's bag of words: its ``top_n`` decoded words with positive weights."""
-    scores = decoded_scores(model, codes)
+    """Each code's bag of words: its ``top_n`` highest-weighted words (``word_scores``), positive weights only."""
+    scores = word_scores(model, codes)
     out = []
     for row in scores:
         top = np.argsort(-row, kind="stable")[:top_n]
@@ -144,8 +264,8 @@ class SentenceIndex:
 
 
 def generated_texts(model: CodeModel, codes: SparseCodes, index: SentenceIndex, n_sentences: int = 3) -> List[List[str]]:
-    """A short extractive "generated" text per code: the closest real sentences to its decoded bag."""
-    scores = decoded_scores(model, codes)
+    """A short extractive "generated" text per code: the closest real sentences to its bag (``word_scores``)."""
+    scores = word_scores(model, codes)
     return [[text for text, _ in index.query(row, n_sentences)] for row in scores]
 
 

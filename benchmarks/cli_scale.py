@@ -1,0 +1,306 @@
+"""CLI at scale: ``sparsecode encode`` throughput and memory, fast trainer vs ``spacy train``.
+
+1. Builds a synthetic corpus of BBC sentences (``make_large_corpus.py``) of ``--n-docs``
+   documents in a temporary folder, plus its first ``--n-small`` documents.
+2. Trains the model to encode with: ``sparsecode train`` on the small corpus,
+   ``configs/sae_topk.cfg`` (K=256, k=16, vocabulary up to 20,000 words).
+3. Encodes the small and the large corpus with ``--n-process 1`` and ``2``: wall time,
+   docs/s, and peak memory of the whole process tree (sum of RSS, and sum of PSS, which
+   counts pages shared by the fork-server workers once), sampled from /proc every 0.1 s.
+4. Fast trainer vs ``spacy train`` on the built-in BBC corpus (2,225 articles), the same
+   model (``configs/sae_topk.cfg``), batch size 128, Adam lr 3e-3, 3 epochs each: docs/s
+   per epoch. Ours: the trainer's own per-epoch timing (tokenising done once, before).
+   spaCy (run one epoch longer): the time between the first steps of consecutive epochs,
+   from a ``before_update`` callback, so it includes re-reading and tokenising as spacy
+   train does; epoch 0, which also holds spaCy's evaluation at step 0, is left out.
+5. GPU: recorded as not lent when CUDA is unavailable.
+
+Every command runs as a subprocess with the same torch thread count (``--threads``,
+default 1: the machine is shared; OMP_NUM_THREADS is set for both trainers). The load
+average is recorded with each figure. Results: ``results/cli_scale.json`` and ``.md``.
+Run: ``python benchmarks/cli_scale.py [--n-docs 200000] [--n-small 20000]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from make_large_corpus import make_corpus  # noqa: E402
+from spacy_sparsecode.io import write_bytes_atomic, write_json_atomic  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+CONFIG = ROOT / "configs" / "sae_topk.cfg"
+STEP_TIMER = '''
+import json, time
+import spacy
+
+@spacy.registry.callbacks("cli_scale.step_timer.v1")
+def make_step_timer(path: str):
+    log = open(path, "a")
+    def before_update(nlp, info):
+        log.write(json.dumps({"t": time.perf_counter(), **info}) + "\\n")
+        log.flush()
+    return before_update
+'''
+
+
+# --- measuring a command ------------------------------------------------------------------
+def _tree(root: int) -> List[int]:
+    """``root`` and all its descendants, from /proc/*/stat."""
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return tree
+
+
+def _memory_kb(pid: int) -> tuple:
+    """(RSS, PSS) of one process in kB; (0, 0) if it is gone."""
+    try:
+        rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                   if line.startswith("VmRSS:"))
+        pss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+                   if line.startswith("Pss:"))
+        return rss, pss
+    except (OSError, StopIteration):
+        return 0, 0
+
+
+def measure(args: List[str], env: Dict[str, str]) -> Dict[str, Any]:
+    """Run a command; wall time, peak tree RSS/PSS (MB), CPU seconds of its children, load."""
+    load_before = os.getloadavg()[0]
+    usage_before = os.times()
+    peak = {"rss": 0, "pss": 0, "n_processes": 0}
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            pids = _tree(proc.pid)
+            mems = [_memory_kb(pid) for pid in pids]
+            peak["rss"] = max(peak["rss"], sum(m[0] for m in mems))
+            peak["pss"] = max(peak["pss"], sum(m[1] for m in mems))
+            peak["n_processes"] = max(peak["n_processes"], sum(1 for m in mems if m[0]))
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output = proc.communicate()[0]
+    wall = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    usage_after = os.times()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{output[-3000:]}")
+    cpu = (usage_after.children_user - usage_before.children_user) + (usage_after.children_system - usage_before.children_system)
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mb": peak["rss"] / 1024, "peak_pss_mb": peak["pss"] / 1024,
+            "max_processes": peak["n_processes"], "load_before": load_before, "load_after": os.getloadavg()[0],
+            "output": output}
+
+
+def sparsecode(*args: Any) -> List[str]:
+    return [sys.executable, "-m", "spacy_sparsecode.cli", *map(str, args)]
+
+
+# --- the parts --------------------------------------------------------------------------
+def encode_runs(model: Path, corpora: Dict[str, Path], work: Path, env: Dict[str, str], threads: int) -> List[Dict[str, Any]]:
+    runs = []
+    for name, corpus in corpora.items():
+        n_docs = sum(1 for _ in open(corpus, "rb"))
+        for n_process in (1, 2):
+            out = work / f"codes-{name}-{n_process}.npz"
+            result = measure(sparsecode("encode", model, corpus, out, "--n-process", n_process, "--threads", threads), env)
+            reported = re.search(r"Encoded ([\d,]+) documents.* in ([\d.]+)s", result.pop("output"))
+            assert reported and int(reported.group(1).replace(",", "")) == n_docs, reported
+            runs.append({"corpus": name, "n_docs": n_docs, "n_process": n_process, **result,
+                         "encode_s": float(reported.group(2)), "docs_per_s": n_docs / result["wall_s"],
+                         "output_mb": out.stat().st_size / 2**20})
+            print(json.dumps({k: v for k, v in runs[-1].items()}), flush=True)
+            out.unlink()
+    return runs
+
+
+def spacy_train_epochs(work: Path, env: Dict[str, str], epochs: int, overrides: Dict[str, Any]) -> Dict[str, Any]:
+    """``spacy train`` for ``epochs + 2`` epochs; durations of epochs 1..epochs (see module doc)."""
+    code = work / "step_timer.py"
+    code.write_text(STEP_TIMER)
+    steps = work / "steps.jsonl"
+    steps.unlink(missing_ok=True)
+    options = [item for key, value in overrides.items() for item in (f"--components.sparsecode.model.{key}", str(value))]
+    result = measure([sys.executable, "-m", "spacy", "train", str(CONFIG), "--output", str(work / "spacy-train"),
+                      "--code", str(code), "--paths.train", "bbc", "--paths.dev", str(ROOT / "corpora" / "sample.jsonl"),
+                      "--training.max_epochs", str(epochs + 2), "--training.eval_frequency", "1000000",
+                      "--training.before_update", '{"@callbacks": "cli_scale.step_timer.v1", "path": "%s"}' % steps,
+                      *options], env)
+    result.pop("output")
+    log = [json.loads(line) for line in steps.read_text().splitlines()]
+    starts: Dict[int, float] = {}
+    for entry in log:
+        starts.setdefault(entry["epoch"], entry["t"])
+    durations = [starts[e + 1] - starts[e] for e in sorted(starts) if e + 1 in starts]
+    # Epoch 0 also holds spaCy's evaluation at step 0: it is kept apart, not averaged.
+    return {**result, "epoch_seconds_all": durations, "epoch_seconds": durations[1:],
+            "steps_per_epoch": sum(1 for e in log if e["epoch"] == 0)}
+
+
+def fast_train_epochs(work: Path, env: Dict[str, str], epochs: int, threads: int, overrides: Dict[str, Any]) -> Dict[str, Any]:
+    out = work / "fast-bbc"
+    options = [item for key, value in overrides.items() for item in (f"--{key.replace('_', '-')}", value)]
+    result = measure(sparsecode("train", "bbc", out, "--config", CONFIG, "--epochs", epochs, "--batch-size", 128,
+                                "--lr", 3e-3, "--threads", threads, "--overwrite", *options), env)
+    result.pop("output")
+    meta = json.loads((out / "meta.json").read_text())["sparsecode_train"]
+    return {**result, "epoch_seconds": [h["seconds"] for h in meta["history"]],
+            "docs_per_s_per_epoch": [h["docs_per_s"] for h in meta["history"]],
+            "tokenise_s": meta["tokenise_seconds"], "train_s": meta["train_seconds"], "n_docs": meta["n_docs"]}
+
+
+def compare_trainers(work: Path, env: Dict[str, str], epochs: int, threads: int) -> List[Dict[str, Any]]:
+    """Fast trainer vs spacy train for the config's model and for a smaller one."""
+    rows = []
+    for name, overrides in (("configs/sae_topk.cfg (K=256, k=16)", {}), ("smaller: K=64, k=8", {"n_latents": 64, "k": 8})):
+        fast = fast_train_epochs(work, env, epochs, threads, overrides)
+        print(json.dumps(fast), flush=True)
+        slow = spacy_train_epochs(work, env, epochs, overrides)
+        print(json.dumps(slow), flush=True)
+        fast_rate = fast["n_docs"] / (sum(fast["epoch_seconds"]) / len(fast["epoch_seconds"]))
+        slow_rate = fast["n_docs"] / (sum(slow["epoch_seconds"]) / len(slow["epoch_seconds"]))
+        rows.append({"model": name, "fast": fast, "spacy": slow, "fast_docs_per_s": fast_rate,
+                     "spacy_docs_per_s": slow_rate, "ratio": fast_rate / slow_rate})
+    return rows
+
+
+def gpu_status() -> str:
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU lent"
+
+
+def markdown(results: Dict[str, Any]) -> str:
+    lines = [
+        "# CLI at scale (`benchmarks/cli_scale.py`)", "",
+        f"Machine: {results['machine']['cpus']} CPU cores (shared with other jobs: the load average is listed "
+        f"with each run), {results['machine']['python']}, torch threads {results['threads']}. GPU: {results['gpu']}.",
+        f"Corpus: {results['corpus']['n_docs']:,} synthetic documents of sampled BBC sentences "
+        f"(mean {results['corpus']['mean_chars']:.0f} characters, {results['corpus']['mean_sentences']:.1f} sentences); "
+        f"encoding model: `configs/sae_topk.cfg` trained by `sparsecode train` on the first {results['n_small']:,} "
+        f"({results['model']['n_vocab']:,} words, K=256, k=16).", "",
+        "## `sparsecode encode` (output .npz)", "",
+        "| corpus | docs | --n-process | wall s | docs/s | peak RSS, tree (MB) | peak PSS, tree (MB) | CPU s | load avg |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["encode"]:
+        lines.append(f"| {r['corpus']} | {r['n_docs']:,} | {r['n_process']} | {r['wall_s']:.1f} | {r['docs_per_s']:,.0f} | "
+                     f"{r['peak_rss_mb']:,.0f} | {r['peak_pss_mb']:,.0f} | {r['cpu_s']:.0f} | {r['load_before']:.1f}→{r['load_after']:.1f} |")
+    s = results["summary"]
+    lines += ["", f"- Speed-up of `--n-process 2` over `1` at {results['corpus']['n_docs']:,} docs: "
+              f"**{s['speedup_n2_large']:.2f}×** (target ≥ 1.7×: {'met' if s['speedup_met'] else 'missed'}); "
+              f"at {results['n_small']:,} docs: {s['speedup_n2_small']:.2f}×.",
+              f"- Peak memory (RSS summed over the process tree, the largest of the runs): {s['peak_rss_small_mb']:,.0f} MB at "
+              f"{results['n_small']:,} docs, {s['peak_rss_large_mb']:,.0f} MB at {results['corpus']['n_docs']:,} docs "
+              f"(ratio {s['rss_ratio']:.2f}; target flat and ≤ 1,536 MB: {'met' if s['memory_met'] else 'missed'}).", "",
+              "## Fast trainer vs `spacy train` (BBC, 2,225 articles, same model, batch size 128, Adam 3e-3)", "",
+              "| model | trainer | seconds per epoch | docs/s per epoch | whole run, wall s | ratio |",
+              "|---|---|---|---:|---:|---:|"]
+    for row in results["train_compare"]:
+        f, t = row["fast"], row["spacy"]
+        lines.append(f"| {row['model']} | `sparsecode train`, {len(f['epoch_seconds'])} epochs | "
+                     f"{', '.join(f'{x:.2f}' for x in f['epoch_seconds'])} | {row['fast_docs_per_s']:,.0f} | "
+                     f"{f['wall_s']:.1f} (tokenising once: {f['tokenise_s']:.1f}) | **{row['ratio']:.1f}×** |")
+        lines.append(f"| | `spacy train`, {len(t['epoch_seconds_all']) + 1} epochs | "
+                     f"{', '.join(f'{x:.2f}' for x in t['epoch_seconds'])} | {row['spacy_docs_per_s']:,.0f} | {t['wall_s']:.1f} | |")
+    lines += ["", f"Ratio for the config's model: **{s['train_ratio']:.1f}×** (expected ≥ 10×: "
+              f"{'met' if s['train_ratio_met'] else 'missed'}); smaller model: {s['train_ratio_smaller_model']:.1f}×.",
+              "Fast trainer: per-epoch time of its loop (the corpus is tokenised once, before). `spacy train`: time "
+              "between the first steps of consecutive epochs, epoch 0 (which holds an evaluation) left out; its "
+              "reader re-tokenises the corpus every epoch. Both run the same torch model and the same per-step work, "
+              "so the ratio is 1 + (tokenising + spaCy overhead per epoch) / (model steps per epoch).", "",
+              f"GPU: {results['gpu']}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n-docs", type=int, default=200_000)
+    parser.add_argument("--n-small", type=int, default=20_000)
+    parser.add_argument("--train-epochs", type=int, default=3, help="Epochs of each trainer in the comparison.")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=None, help="Temporary folder (default: a new one, deleted).")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="Where cli_scale.json and .md go.")
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="cli_scale."))
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
+    results: Dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                           "platform": platform.platform()},
+                               "threads": args.threads, "n_small": args.n_small, "gpu": gpu_status()}
+    try:
+        large = work / "large.jsonl"
+        results["corpus"] = make_corpus(large, args.n_docs)
+        small = work / "small.jsonl"
+        with open(large, "rb") as src, open(small, "wb") as dst:
+            for _, line in zip(range(args.n_small), src):
+                dst.write(line)
+        model = work / "model"
+        trained = measure(sparsecode("train", small, model, "--config", CONFIG, "--epochs", 1, "--n-process", 2,
+                                     "--threads", args.threads), env)
+        trained.pop("output")
+        meta = json.loads((model / "meta.json").read_text())["sparsecode_train"]
+        results["model"] = {**trained, "n_vocab": meta["n_vocab"], "tokenise_s": meta["tokenise_seconds"],
+                            "train_s": meta["train_seconds"]}
+        print(json.dumps(results["model"]), flush=True)
+        results["encode"] = encode_runs(model, {f"{args.n_small // 1000}k": small, f"{args.n_docs // 1000}k": large},
+                                        work, env, args.threads)
+        results["train_compare"] = compare_trainers(work, env, args.train_epochs, args.threads)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    by = {(r["corpus"], r["n_process"]): r for r in results["encode"]}
+    small_key, large_key = f"{args.n_small // 1000}k", f"{args.n_docs // 1000}k"
+    main_model = results["train_compare"][0]
+    peak_small = max(by[(small_key, n)]["peak_rss_mb"] for n in (1, 2))
+    peak_large = max(by[(large_key, n)]["peak_rss_mb"] for n in (1, 2))
+    summary = {
+        "speedup_n2_large": by[(large_key, 2)]["docs_per_s"] / by[(large_key, 1)]["docs_per_s"],
+        "speedup_n2_small": by[(small_key, 2)]["docs_per_s"] / by[(small_key, 1)]["docs_per_s"],
+        "peak_rss_small_mb": peak_small, "peak_rss_large_mb": peak_large, "rss_ratio": peak_large / peak_small,
+        "fast_docs_per_s": main_model["fast_docs_per_s"], "spacy_docs_per_s": main_model["spacy_docs_per_s"],
+        "train_ratio": main_model["ratio"], "train_ratio_smaller_model": results["train_compare"][1]["ratio"],
+    }
+    summary["speedup_met"] = summary["speedup_n2_large"] >= 1.7
+    summary["memory_met"] = peak_large <= 1536 and summary["rss_ratio"] <= 1.15
+    summary["train_ratio_met"] = summary["train_ratio"] >= 10
+    results["summary"] = summary
+    write_json_atomic(args.results / "cli_scale.json", results)
+    write_bytes_atomic(args.results / "cli_scale.md", markdown(results).encode("utf8"))
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

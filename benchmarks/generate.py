@@ -1,0 +1,212 @@
+"""Generation from a logistic-normal VAE on BBC News: are generated codes and bags like real ones?
+
+Data: the built-in BBC corpus (``spacy_sparsecode.corpora.iter_bbc``, 2,225 articles), split
+80/20 by a seeded permutation. A ProdLDA-style logistic-normal VAE (``sparsecode`` component
+on ``spacy.blank("en")``, fast trainer ``component.fit``) is trained on the 80%; everything
+below is measured on the held-out 20% (n_test documents).
+
+- L0: generated codes (``tasks.generate.sample``: n_test prior draws, the model's code rule,
+  then each cut to an L0 drawn from the *training* codes' L0s) vs the held-out real codes:
+  mean, quartiles and the total-variation distance between the two L0 histograms (also for
+  the raw prior draws before the L0 matching).
+- Coherence: mean NPMI (``metrics.npmi``, held-out document co-occurrence) of the top-10
+  words of each generated bag, of each held-out document's decoded bag, and of random bags
+  (10 distinct words drawn by training-corpus frequency).
+- Distance ("perplexity-style") check: each generated bag becomes a count vector of a
+  held-out document's length drawn from its word distribution; random bags are multinomial
+  draws from the training unigram distribution with the same lengths. Both are tf-idf
+  weighted and compared (cosine) with the held-out tf-idf bags: mean over bags of the min
+  distance and of the mean top-5 distance. Generated must be closer than random. Real
+  training documents (n_test of them) are given as a reference point.
+
+Run: ``python benchmarks/generate.py`` (env BENCH_EPOCHS=n, default 50)
+-> ``benchmarks/results/generate.{json,md}`` (with three printed examples for the README).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Dict
+
+import numpy as np
+import scipy.sparse as sp
+import spacy
+import torch
+
+from spacy_sparsecode.codes import SparseCode, SparseCodes
+from spacy_sparsecode.corpora import iter_bbc
+from spacy_sparsecode.featurize import apply_weighting
+from spacy_sparsecode.io import write_bytes_atomic, write_json_atomic
+from spacy_sparsecode.metrics import npmi, top_words
+from spacy_sparsecode.tasks import generate as gen
+from spacy_sparsecode.tasks.summarize import sentence_spans
+from spacy_sparsecode.training import TrainConfig
+
+RESULTS = Path(__file__).parent / "results"
+SEED = 0
+EPOCHS = int(os.environ.get("BENCH_EPOCHS", 30))
+MODEL = dict(n_latents=50, k=16, code_threshold=0.02, hidden=100, dropout=0.2, seed=SEED)
+TRAIN = dict(lr=2e-3, batch_size=200, epochs=EPOCHS, seed=SEED)
+
+
+def l0_stats(l0: np.ndarray) -> Dict[str, float]:
+    q = np.percentile(l0, [25, 50, 75])
+    return {"mean": round(float(l0.mean()), 3), "q25": float(q[0]), "median": float(q[1]), "q75": float(q[2])}
+
+
+def tv_distance(a: np.ndarray, b: np.ndarray, top: int) -> float:
+    pa = np.bincount(a, minlength=top + 1)[: top + 1] / a.size
+    pb = np.bincount(b, minlength=top + 1)[: top + 1] / b.size
+    return round(float(0.5 * np.abs(pa - pb).sum()), 4)
+
+
+def bag_npmi(scores: np.ndarray, reference: sp.csr_matrix, top_n: int = 10) -> float:
+    return round(float(npmi(top_words(scores, top_n), reference).mean()), 4)
+
+
+def distances(bags: sp.csr_matrix, heldout_tfidf: sp.csr_matrix, idf: np.ndarray) -> Dict[str, float]:
+    """Mean over bags of the min and the mean top-5 cosine distance to the held-out tf-idf bags."""
+    sims = (apply_weighting(sp.csr_matrix(bags, dtype=np.float32), "tfidf", idf) @ heldout_tfidf.T).toarray()
+    sims = -np.sort(-sims, axis=1)
+    return {"min": round(float((1 - sims[:, 0]).mean()), 4), "top5": round(float((1 - sims[:, :5]).mean()), 4)}
+
+
+def multinomial_bags(probs: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) -> sp.csr_matrix:
+    probs = np.atleast_2d(probs).astype(np.float64)
+    probs /= probs.sum(axis=1, keepdims=True)
+    rows = [rng.multinomial(int(n), probs[i % probs.shape[0]]) for i, n in enumerate(lengths)]
+    return sp.csr_matrix(np.vstack(rows).astype(np.float32))
+
+
+def main() -> None:
+    torch.set_num_threads(2)
+    t0 = time.perf_counter()
+    records = list(iter_bbc())
+    rng = np.random.default_rng(SEED)
+    order = rng.permutation(len(records))
+    n_train = int(round(0.8 * len(records)))
+    train_ids, test_ids = np.sort(order[:n_train]), np.sort(order[n_train:])
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    docs = list(nlp.pipe([r.text for r in records], batch_size=128))
+    train_docs, test_docs = [docs[i] for i in train_ids], [docs[i] for i in test_ids]
+    tokenize_s = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    component = nlp.add_pipe("sparsecode", config={"model": {"@architectures": "spacy-sparsecode.LogisticNormalVAE.v1", **MODEL}})
+    component.fit(train_docs, TrainConfig(**TRAIN), progress=False)
+    train_s = time.perf_counter() - t1
+    model = component.torch_model
+    strings, idf = component.bow_vocab.strings, component.bow_vocab.idf()
+
+    t2 = time.perf_counter()
+    X_train, X_test = component.featurize(train_docs), component.featurize(test_docs)
+    X_test = X_test[np.diff(X_test.indptr) > 0]
+    n_test = X_test.shape[0]
+    train_l0 = model.encode(X_train).l0
+    real = model.encode(X_test)
+    raw = model.sample(n_test, torch.Generator().manual_seed(SEED))
+    generated = gen.sample(model, n_test, train_l0, SEED)
+    k = model.config.k
+    l0 = {"real held-out": l0_stats(real.l0), "generated (L0-matched)": l0_stats(generated.l0),
+          "generated (raw prior draws)": l0_stats(raw.l0)}
+    tv = {"generated (L0-matched)": tv_distance(generated.l0, real.l0, k), "generated (raw prior draws)": tv_distance(raw.l0, real.l0, k)}
+
+    # Coherence of top-10 words of bags.
+    unigram = np.asarray(X_train.sum(axis=0)).ravel().astype(np.float64)
+    unigram /= unigram.sum()
+    gen_scores = gen.word_scores(model, generated)
+    real_scores = gen.word_scores(model, real)
+    rand_scores = np.zeros((n_test, len(strings)), dtype=np.float32)
+    for i in range(n_test):
+        rand_scores[i, rng.choice(len(strings), 10, replace=False, p=unigram)] = np.arange(10, 0, -1)
+    coherence = {"generated bags": bag_npmi(gen_scores[generated.l0 > 0], X_test),
+                 "real held-out decoded bags": bag_npmi(real_scores, X_test),
+                 "random bags (by corpus frequency)": bag_npmi(rand_scores, X_test)}
+
+    # Distance to held-out real bags.
+    heldout_tfidf = apply_weighting(X_test, "tfidf", idf)
+    lengths = rng.choice(np.asarray(X_test.sum(axis=1)).ravel().astype(int), n_test)
+    probs = gen.word_scores(model, generated)  # theta @ softmax(beta): rows sum to the kept topic mass
+    train_sample = X_train[rng.choice(X_train.shape[0], n_test, replace=False)]
+    dist = {"generated bags (multinomial, held-out lengths)": distances(multinomial_bags(probs, lengths, rng), heldout_tfidf, idf),
+            "generated word distributions (expected bags)": distances(sp.csr_matrix(probs), heldout_tfidf, idf),
+            "random bags (unigram multinomial, same lengths)": distances(multinomial_bags(unigram, lengths, rng), heldout_tfidf, idf),
+            "real training documents (reference)": distances(train_sample, heldout_tfidf, idf)}
+    eval_s = time.perf_counter() - t2
+
+    # Examples: sentence index over the training corpus's sentences.
+    t3 = time.perf_counter()
+    sents = [s for d in train_docs for s in sentence_spans(d, warn=False) if 40 <= len(s.text) <= 300 and "\n" not in s.text.strip()]
+    index = gen.SentenceIndex.build(component.featurize(s.as_doc() for s in sents), [" ".join(s.text.split()) for s in sents], idf)
+    samples = gen.describe(model, gen.sample(model, 3, train_l0, SEED + 1), strings, index, n_keywords=8, n_sentences=2)
+    source = 0  # the first held-out article
+    near_codes = gen.near(model, X_test[source], temperature=1.0, n=2, seed=SEED, real_l0=train_l0)
+    near_rows = gen.describe(model, _with_own_code(real[source], near_codes), strings, index, n_keywords=8, n_sentences=1)
+    path = gen.interpolate(X_test[0], X_test[n_test - 1], 4, model=model)
+    path_rows = gen.describe(model, path, strings, None, n_keywords=8)
+    index_s = time.perf_counter() - t3
+
+    gen_min = dist["generated bags (multinomial, held-out lengths)"]
+    rand_min = dist["random bags (unigram multinomial, same lengths)"]
+    targets = {
+        "generated bags closer to held-out than random bags (min)": gen_min["min"] < rand_min["min"],
+        "generated bags closer to held-out than random bags (top-5)": gen_min["top5"] < rand_min["top5"],
+        "generated NPMI > random NPMI": coherence["generated bags"] > coherence["random bags (by corpus frequency)"],
+        "L0-matched TV distance < 0.1": tv["generated (L0-matched)"] < 0.1,
+    }
+    result = {
+        "corpus": "bbc", "n_train": len(train_docs), "n_test": n_test, "split": f"seeded permutation (seed {SEED}), 80/20",
+        "model": {"family": "logistic_normal", **MODEL, "n_vocab": len(strings)}, "train": TRAIN,
+        "seconds": {"tokenize": round(tokenize_s, 1), "train": round(train_s, 1), "evaluate": round(eval_s, 1),
+                    "index_and_examples": round(index_s, 1), "total": round(time.perf_counter() - t0, 1)},
+        "l0": l0, "l0_tv_distance_to_real": tv, "npmi_top10": coherence, "cosine_distance_to_heldout": dist,
+        "targets": targets, "examples": {"samples": samples, "near": near_rows, "interpolate": path_rows},
+        "python": sys.version.split()[0], "torch": torch.__version__,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(RESULTS / "generate.json", result)
+
+    m = result["model"]
+    lines = ["# Generation (BBC, logistic-normal VAE)", "",
+             f"Trained on {len(train_docs)} articles (seeded 80%), measured on {n_test} held-out articles. Model: "
+             f"K={m['n_latents']}, k={m['k']}, code_threshold={m['code_threshold']}, V={m['n_vocab']}; {EPOCHS} epochs, "
+             f"batch {TRAIN['batch_size']}, lr {TRAIN['lr']} ({train_s:.0f} s training, "
+             f"{result['seconds']['total']:.0f} s in all, 2 CPU threads). "
+             f"Generated = {n_test} prior samples cut to L0s drawn from the training codes.", "",
+             "## L0 of codes", "", "| codes | mean | q25 | median | q75 | TV distance to real |", "|---|---:|---:|---:|---:|---:|"]
+    for name, s in l0.items():
+        lines.append(f"| {name} | {s['mean']} | {s['q25']:g} | {s['median']:g} | {s['q75']:g} | {tv.get(name, '')} |")
+    lines += ["", "## Coherence: mean NPMI of top-10 words (held-out co-occurrence)", "", "| bags | NPMI |", "|---|---:|"]
+    lines += [f"| {name} | {v:.4f} |" for name, v in coherence.items()]
+    lines += ["", "## Cosine distance to held-out real tf-idf bags (lower = closer)", "",
+              "| bags | mean min distance | mean top-5 distance |", "|---|---:|---:|"]
+    lines += [f"| {name} | {v['min']:.4f} | {v['top5']:.4f} |" for name, v in dist.items()]
+    lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if v else 'missed'}" for k, v in targets.items()) + ".", "",
+              "## Examples", "", "Three codes sampled from the prior (keywords, then the two closest real training sentences):", ""]
+    for i, row in enumerate(samples, 1):
+        lines.append(f"{i}. **{' · '.join(row['keywords'])}**")
+        lines += [f"   > {s}" for s in row["sentences"]]
+    lines += ["", f"Near a held-out document (temperature 1.0): its own code, then two draws around its posterior:", ""]
+    for label, row in zip(["document", "near 1", "near 2"], near_rows):
+        lines.append(f"- {label}: **{' · '.join(row['keywords'])}** — {(row['sentences'] or [''])[0]}")
+    lines += ["", "Interpolating between two held-out documents through the posterior (4 steps):", ""]
+    lines += [f"- t={i / 3:.2f}: {' · '.join(row['keywords'])}" for i, row in enumerate(path_rows)]
+    write_bytes_atomic(RESULTS / "generate.md", ("\n".join(lines) + "\n").encode("utf8"))
+    print("\n".join(lines))
+
+
+def _with_own_code(code: SparseCode, codes: SparseCodes) -> SparseCodes:
+    """A document's own code followed by codes generated around it."""
+    return SparseCodes(sp.vstack([sp.csr_matrix((code.values, code.indices, [0, code.nnz]), shape=(1, code.dim)), codes.matrix],
+                                 format="csr"))
+
+
+if __name__ == "__main__":
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main()
