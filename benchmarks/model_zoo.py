@@ -38,6 +38,7 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.decomposition import NMF, LatentDirichletAllocation
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
 
 import spacy_sparsecode  # noqa: F401  (registers the component)
 from spacy_sparsecode.corpora import iter_bbc
@@ -197,10 +198,17 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated families/baselines to run (default: all)")
     parser.add_argument("--settings", default="topics,codes", help="comma-separated settings: topics, codes")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write the results files")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch and the BLAS (default 1)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        run_all(args)
+
+
+def run_all(args: argparse.Namespace) -> None:
     names = [n for n in (*FAMILIES, *BASELINES) if not args.only or n in args.only.split(",")]
     settings = [s for s in SETTINGS if s in args.settings.split(",")]
-    console = Console()
+    console = Console(width=200)
     start = time.perf_counter()
     data = load_bbc()
     console.print(f"BBC: {data['n_train']} train / {data['n_test']} test docs, V={data['n_vocab']} "

@@ -288,23 +288,9 @@ class SparseCoder(TrainablePipe):
         ids, _ = self.torch_model.denoise(self.featurize(docs), top_n=top_n, only_new=only_new)
         return [[self.bow_vocab.strings[j] for j in row if j >= 0] for row in ids]
 
-    @torch.no_grad()
     def reconstruction_fit(self, docs: Iterable[Doc]) -> float:
-        """1 - the model's mean per-document loss on ``docs`` relative to an empty code (higher is better)."""
-        X = self.featurize(docs)
-        X = X[np.diff(X.indptr) > 0]
-        if X.shape[0] == 0:
-            return 0.0
-        model = self.torch_model
-        was_training = model.training
-        model.eval()
-        try:
-            batch = CsrBatch.from_csr(X, model.device)
-            loss = float(model.loss(batch).total.mean())
-            baseline = float(model.scale(batch).values.pow(2).sum() / X.shape[0]) if model.config.scaling != "count" else 1.0
-        finally:
-            model.train(was_training)
-        return 1.0 - loss / max(baseline, 1e-12)
+        """1 - the model's loss on ``docs`` relative to an empty code (higher is better)."""
+        return self.reconstruction_fit_csr(self.featurize(docs))
 
     # --- tasks: compression, topics, summarization (spacy_sparsecode.tasks) -------------
     def fingerprint(self) -> str:

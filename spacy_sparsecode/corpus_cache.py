@@ -125,25 +125,6 @@ class _DfTable:
         self._buffer, self._buffered = [], 0
 
 
-def select_terms(keys: np.ndarray, df: np.ndarray, n_docs: int, config: VocabConfig,
-                 resolve: Callable[[np.ndarray], List[str]]) -> BagOfWordsVocab:
-    """The vocabulary ``BagOfWordsVocab.build`` keeps from these document frequencies.
-
-    keys (np.ndarray): sorted uint64 term hashes; df: their document frequencies.
-    resolve: the strings of a sorted array of kept hashes.
-    """
-    low = config.min_df if isinstance(config.min_df, (int, np.integer)) else config.min_df * n_docs
-    high = config.max_df if isinstance(config.max_df, (int, np.integer)) else config.max_df * n_docs
-    kept = (df >= low) & (df <= high)
-    keys, df = keys[kept], df[kept]
-    strings = resolve(keys)
-    if config.max_size is not None and len(keys) > config.max_size:
-        top = np.lexsort((np.array(strings), -df))[: config.max_size]
-        top.sort()
-        keys, df, strings = keys[top], df[top], [strings[i] for i in top]
-    return BagOfWordsVocab(config, strings, df, n_docs)
-
-
 def _resolver(shards: List[Path]) -> Callable[[np.ndarray], List[str]]:
     def resolve(keys: np.ndarray) -> List[str]:
         found: Dict[int, str] = {}
@@ -267,7 +248,7 @@ def build_cache(
     df.flush()
     shards = [_shard_path(shard_dir, entry["chunk"]) for entry in log.ordered()]
     n_docs = sum(entry["n_docs"] for entry in log.ordered())
-    vocab = select_terms(df.keys, df.df, n_docs, vocab_config, _resolver(shards))
+    vocab = BagOfWordsVocab.from_document_frequencies(df.keys, df.df, n_docs, vocab_config, _resolver(shards))
     matrix = _assemble(shards, vocab)
     write_json_atomic(directory / "vocab.json", vocab.to_dict())
     with atomic_path(directory / "matrix.npz") as tmp:

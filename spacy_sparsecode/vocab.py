@@ -15,7 +15,7 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from spacy.attrs import IS_PUNCT, IS_SPACE, IS_STOP, LEMMA, LENGTH, LIKE_NUM, LOWER, NORM, ORTH
@@ -239,22 +239,32 @@ class BagOfWordsVocab:
                 keys, df = _merge_counts(keys, df, buffer)
                 buffer, buffered = [], 0
         keys, df = _merge_counts(keys, df, buffer)
-
-        low = config.min_df if _is_int(config.min_df) else config.min_df * n_docs
-        high = config.max_df if _is_int(config.max_df) else config.max_df * n_docs
-        kept = (df >= low) & (df <= high)
-        keys, df = keys[kept], df[kept]
-        strings = [_resolve(stores, key, config.attr) for key in keys.tolist()]
-        if config.max_size is not None and len(keys) > config.max_size:
-            top = np.lexsort((np.array(strings), -df))[: config.max_size]
-            top.sort()  # back to ascending hash order
-            keys, df, strings = keys[top], df[top], [strings[i] for i in top]
-        if not len(keys):
+        vocab = cls.from_document_frequencies(
+            keys, df, n_docs, config, lambda kept: [_resolve(stores, key, config.attr) for key in kept.tolist()])
+        if not len(vocab):
             what = (
                 f"BagOfWordsVocab.build over {n_docs} docs (attr={config.attr}, "
                 f"min_df={config.min_df}, max_df={config.max_df})"
             )
             warnings.warn(Warnings.W001.format(what=what), stacklevel=2)
+        return vocab
+
+    @classmethod
+    def from_document_frequencies(cls, keys: np.ndarray, df: np.ndarray, n_docs: int, config: VocabConfig,
+                                  resolve: Callable[[np.ndarray], List[str]]) -> "BagOfWordsVocab":
+        """The terms ``config`` keeps from sorted uint64 ``keys`` with document frequencies ``df``.
+
+        resolve: the strings of a sorted array of kept hashes (called once).
+        """
+        low = config.min_df if _is_int(config.min_df) else config.min_df * n_docs
+        high = config.max_df if _is_int(config.max_df) else config.max_df * n_docs
+        kept = (df >= low) & (df <= high)
+        keys, df = keys[kept], df[kept]
+        strings = resolve(keys)
+        if config.max_size is not None and len(keys) > config.max_size:
+            top = np.lexsort((np.array(strings), -df))[: config.max_size]
+            top.sort()  # back to ascending hash order
+            keys, df, strings = keys[top], df[top], [strings[i] for i in top]
         return cls(config, strings, df, n_docs)
 
 

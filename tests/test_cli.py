@@ -26,7 +26,6 @@ from typer.testing import CliRunner
 
 from spacy_sparsecode.cli import app
 from spacy_sparsecode.corpora import read_corpus
-from spacy_sparsecode.corpus_cache import select_terms
 from spacy_sparsecode.io import load_tensors
 from spacy_sparsecode.training import TrainConfig
 from spacy_sparsecode.vocab import BagOfWordsVocab, VocabConfig
@@ -114,15 +113,15 @@ def test_train_reuses_cache_and_parallel_tokenising_agrees(model: Path, tmp_path
     dict(min_df=0.02, max_df=0.5, max_size=50),
     dict(min_df=2, max_df=40, max_size=7, drop_stop=False),
 ])
-def test_select_terms_matches_vocab_build(config) -> None:
-    """The cache selects terms from document frequencies by BagOfWordsVocab.build's rules."""
+def test_vocab_from_document_frequencies_matches_build(config) -> None:
+    """The cache's term selection from document frequencies gives what BagOfWordsVocab.build gives."""
     from spacy_sparsecode.vocab import token_hashes
 
     nlp = spacy.blank("en")
     docs = list(nlp.pipe(r.text for r in read_corpus(SAMPLE)))
     vocab_config = VocabConfig(**config)
     keys, df = np.unique(np.concatenate([np.unique(token_hashes(d, vocab_config)) for d in docs]), return_counts=True)
-    got = select_terms(keys, df, len(docs), vocab_config, lambda ks: [nlp.vocab.strings[int(k)] for k in ks])
+    got = BagOfWordsVocab.from_document_frequencies(keys, df, len(docs), vocab_config, lambda ks: [nlp.vocab.strings[int(k)] for k in ks])
     want = BagOfWordsVocab.build(docs, vocab_config)
     assert got.strings == want.strings and got.df.tolist() == want.df.tolist() and got.n_docs == want.n_docs
 
