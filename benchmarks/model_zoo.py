@@ -82,8 +82,8 @@ FAMILIES: Dict[str, Dict[str, Tuple[Dict[str, Any], Dict[str, Any]]]] = {
         "codes": ({"scaling": "count"}, VAE_TRAIN),
     },
     "logistic_normal": {
-        "topics": ({"k": 8, "scaling": "count"}, VAE_TRAIN),
-        "codes": ({"scaling": "count"}, VAE_TRAIN),
+        "topics": ({"k": 8, "scaling": "count", "hidden": 200}, VAE_TRAIN),
+        "codes": ({"scaling": "count", "hidden": 200}, VAE_TRAIN),
     },
     "dictionary": {
         "topics": ({"k": 8, "scaling": "tfidf", "method": "kmeans"}, {}),

@@ -65,6 +65,23 @@ def _convert_outputs(model: Model, inputs_outputs: Tuple[Any, Any], is_train: bo
     return per_doc_loss, backprop
 
 
+# Options shared by the sparse autoencoder architectures, after their family's own:
+#   denoise_rate: share of each bag's words dropped from the encoder input while training
+#   diversity_coef: weight of the decoder-overlap penalty (mean cosine between latents)
+#   latents_per_word: each word is kept by at most this many latents' decoders (0: no limit)
+#   init_neighbours: latents start at the mean of this many similar documents (1: one)
+# The topic-quality settings of benchmarks/model_zoo.py (K=50) are scaling="log1p",
+# init_neighbours=40, latents_per_word=2, diversity_coef=2.0.
+
+
+def _sae_config(n_latents: int, k: int, scaling: str, loss: str, aux_k: int, aux_coef: float, dead_after_docs: int,
+                denoise_rate: float, diversity_coef: float, latents_per_word: int, init_neighbours: int, seed: int,
+                **family: Any) -> Dict[str, Any]:
+    return dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, aux_k=aux_k, aux_coef=aux_coef,
+                dead_after_docs=dead_after_docs, denoise_rate=denoise_rate, diversity_coef=diversity_coef,
+                latents_per_word=latents_per_word, init_neighbours=init_neighbours, seed=seed, **family)
+
+
 @registry.architectures("spacy-sparsecode.TopKSAE.v1")
 def build_topk_sae(
     n_latents: int = 256,
@@ -76,11 +93,13 @@ def build_topk_sae(
     dead_after_docs: int = 2000,
     seed: int = 0,
     denoise_rate: float = 0.0,
+    diversity_coef: float = 0.0,
+    latents_per_word: int = 0,
+    init_neighbours: int = 1,
 ) -> Model[sp.csr_matrix, Any]:
     """TopK sparse autoencoder (non-negative decoder, AuxK dead-latent revival)."""
-    return sparse_code_model("topk", dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, aux_k=aux_k,
-                                          aux_coef=aux_coef, dead_after_docs=dead_after_docs,
-                                          denoise_rate=denoise_rate, seed=seed))
+    return sparse_code_model("topk", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs,
+                                                 denoise_rate, diversity_coef, latents_per_word, init_neighbours, seed))
 
 
 @registry.architectures("spacy-sparsecode.L1SAE.v1")
@@ -89,17 +108,19 @@ def build_l1_sae(
     k: int = 16,
     scaling: str = "tfidf",
     loss: str = "mse",
-    l1_coef: float = 0.003,
+    l1_coef: float = 0.001,
     aux_k: int = 64,
     aux_coef: float = 0.125,
     dead_after_docs: int = 2000,
-    denoise_rate: float = 0.0,
     seed: int = 0,
+    denoise_rate: float = 0.0,
+    diversity_coef: float = 0.0,
+    latents_per_word: int = 0,
+    init_neighbours: int = 1,
 ) -> Model[sp.csr_matrix, Any]:
     """ReLU sparse autoencoder with an L1 penalty; inference codes keep the top ``k``."""
-    return sparse_code_model("l1", dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, l1_coef=l1_coef,
-                                        aux_k=aux_k, aux_coef=aux_coef, dead_after_docs=dead_after_docs,
-                                        denoise_rate=denoise_rate, seed=seed))
+    return sparse_code_model("l1", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs, denoise_rate,
+                                               diversity_coef, latents_per_word, init_neighbours, seed, l1_coef=l1_coef))
 
 
 @registry.architectures("spacy-sparsecode.KLSAE.v1")
@@ -114,13 +135,16 @@ def build_kl_sae(
     aux_k: int = 64,
     aux_coef: float = 0.125,
     dead_after_docs: int = 2000,
-    denoise_rate: float = 0.0,
     seed: int = 0,
+    denoise_rate: float = 0.0,
+    diversity_coef: float = 0.0,
+    latents_per_word: int = 0,
+    init_neighbours: int = 1,
 ) -> Model[sp.csr_matrix, Any]:
     """Sparse autoencoder with the KL(rho || rho_hat) sparsity penalty; top ``k`` at inference."""
-    return sparse_code_model("kl", dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, rho=rho, beta=beta,
-                                        activation=activation, aux_k=aux_k, aux_coef=aux_coef,
-                                        dead_after_docs=dead_after_docs, denoise_rate=denoise_rate, seed=seed))
+    return sparse_code_model("kl", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs, denoise_rate,
+                                               diversity_coef, latents_per_word, init_neighbours, seed, rho=rho,
+                                               beta=beta, activation=activation))
 
 
 @registry.architectures("spacy-sparsecode.ThresholdSAE.v1")
@@ -130,26 +154,29 @@ def build_threshold_sae(
     scaling: str = "tfidf",
     loss: str = "mse",
     l0_coef: float = 0.001,
-    threshold_init: float = 0.1,
+    threshold_init: float = 0.05,
     bandwidth: float = 0.01,
     aux_k: int = 64,
     aux_coef: float = 0.125,
     dead_after_docs: int = 2000,
-    denoise_rate: float = 0.0,
     seed: int = 0,
+    denoise_rate: float = 0.0,
+    diversity_coef: float = 0.0,
+    latents_per_word: int = 0,
+    init_neighbours: int = 1,
 ) -> Model[sp.csr_matrix, Any]:
     """JumpReLU sparse autoencoder (learned thresholds, L0 penalty); at most ``k`` active at inference."""
-    return sparse_code_model("threshold", dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, l0_coef=l0_coef,
-                                               threshold_init=threshold_init, bandwidth=bandwidth, aux_k=aux_k,
-                                               aux_coef=aux_coef, dead_after_docs=dead_after_docs,
-                                               denoise_rate=denoise_rate, seed=seed))
+    return sparse_code_model("threshold", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs,
+                                                      denoise_rate, diversity_coef, latents_per_word, init_neighbours,
+                                                      seed, l0_coef=l0_coef, threshold_init=threshold_init,
+                                                      bandwidth=bandwidth))
 
 
 @registry.architectures("spacy-sparsecode.GaussianVAE.v1")
 def build_gaussian_vae(
     n_latents: int = 50,
     k: int = 8,
-    scaling: str = "log1p",
+    scaling: str = "count",
     hidden: int = 100,
     dropout: float = 0.2,
     beta: float = 1.0,
@@ -167,8 +194,8 @@ def build_gaussian_vae(
 def build_logistic_normal_vae(
     n_latents: int = 50,
     k: int = 8,
-    scaling: str = "log1p",
-    hidden: int = 100,
+    scaling: str = "count",
+    hidden: int = 200,
     dropout: float = 0.2,
     beta: float = 1.0,
     alpha: float = 1.0,

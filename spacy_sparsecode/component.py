@@ -298,13 +298,15 @@ class SparseCoder(TrainablePipe):
         from .tasks.compress import model_fingerprint
 
         self._require_initialized()
-        tensors = self.torch_model.weight_tensors()
-        key = (id(self.bow_vocab), tuple((name, id(t), t._version) for name, t in tensors.items()))
+        model = self.torch_model
+        # state_dict() makes new tensor objects on every call: key on the live tensors' versions
+        key = (id(self.bow_vocab), id(model), tuple(t._version for t in (*model.parameters(), *model.buffers())))
         cache = self.__dict__.setdefault("_task_cache", {})
         if cache.get("fingerprint_key") != key:
             cache.clear()
             cache["fingerprint_key"] = key
-            cache["fingerprint"] = model_fingerprint(tensors, self.bow_vocab.strings, self.model.attrs["family"]).hex()
+            cache["fingerprint"] = model_fingerprint(model.weight_tensors(), self.bow_vocab.strings,
+                                                     self.model.attrs["family"]).hex()
         return cache["fingerprint"]
 
     def latent_labels(self, n_words: int = 3) -> List[str]:

@@ -74,7 +74,7 @@ class SAEConfig(ModelConfig):
 class L1SAEConfig(SAEConfig):
     """ReLU codes with an L1 penalty; ``k`` caps the active latents at inference."""
 
-    l1_coef: float = 0.003
+    l1_coef: float = 0.001
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -101,7 +101,7 @@ class ThresholdSAEConfig(SAEConfig):
     """JumpReLU: learned per-latent thresholds, L0 penalty, straight-through gradients."""
 
     l0_coef: float = 0.001
-    threshold_init: float = 0.1
+    threshold_init: float = 0.05
     bandwidth: float = 0.01
 
     def __post_init__(self) -> None:

@@ -3,7 +3,9 @@
 Both families share one encoder and one decoder shape:
 
 - encoder: scaled bag (sparse product, ``F.embedding_bag``) -> two softplus layers ->
-  dropout -> mean and log-variance of a K-dimensional Gaussian posterior q(z | x);
+  dropout -> mean and log-variance of a K-dimensional Gaussian posterior q(z | x), both
+  batch-normalised (ProdLDA; for a Gaussian prior this is BN-VAE, Zhu et al. 2020, which
+  keeps the KL term from vanishing: without it the posterior collapses to the prior);
 - topic mixture ``theta = softmax(z)``; decoder word logits ``theta @ beta`` (K × V topic
   weights) over the vocabulary, trained with the multinomial NLL of the raw counts
   ``-Σ_w x_w log p(w | theta)`` plus ``beta`` × KL(q || prior).
@@ -11,8 +13,8 @@ Both families share one encoder and one decoder shape:
 ``gaussian`` is a beta-VAE with a standard normal prior and an NVDM-style decoder
 (``theta @ beta`` plus a background word bias initialised to the log word frequencies).
 ``logistic_normal`` is ProdLDA-style: the prior is the Laplace approximation of a symmetric
-Dirichlet(``alpha``), the posterior means and log-variances are batch-normalised, theta
-gets dropout, and the product-of-experts logits are batch-normalised instead of biased.
+Dirichlet(``alpha``), theta gets dropout, and the product-of-experts logits are
+batch-normalised instead of biased.
 
 The KL weight is annealed linearly from 0 to ``beta`` over ``kl_anneal_steps`` training
 steps; the step counter is a buffer (``steps``), so it is saved with the weights.
@@ -41,7 +43,7 @@ from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_field, dens
 class VAEConfig(ModelConfig):
     """Options shared by both VAEs (``scaling`` is the encoder's input; the loss uses counts)."""
 
-    scaling: str = "log1p"
+    scaling: str = "count"
     hidden: int = 100
     dropout: float = 0.2
     beta: float = 1.0
@@ -61,11 +63,19 @@ class VAEConfig(ModelConfig):
 class LogisticNormalConfig(VAEConfig):
     """ProdLDA-style VAE: ``alpha`` is the symmetric Dirichlet concentration it approximates."""
 
+    hidden: int = 200
     alpha: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_field("alpha", self.alpha, self.alpha > 0, "a positive float")
+
+
+def batch_norm(layer: torch.nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
+    """``layer(x)``; a one-row training batch has no batch statistics, so it uses the running ones."""
+    if layer.training and x.shape[0] < 2:
+        return F.batch_norm(x, layer.running_mean, layer.running_var, training=False, eps=layer.eps)
+    return layer(x)
 
 
 class TopicVAE(CodeModel):
@@ -84,6 +94,8 @@ class TopicVAE(CodeModel):
         for layer in (self.hidden, self.to_mu, self.to_logvar):
             init_uniform_(layer.weight, layer.in_features, g)
             init_uniform_(layer.bias, layer.in_features, g)
+        self.mu_norm = torch.nn.BatchNorm1d(K, affine=False)
+        self.logvar_norm = torch.nn.BatchNorm1d(K, affine=False)
         self.beta = torch.nn.Parameter(init_uniform_(torch.empty(K, V), K, g))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
 
@@ -97,7 +109,7 @@ class TopicVAE(CodeModel):
         """Posterior mean and log-variance (B, K) of a batch of counts."""
         h = F.softplus(self.scale(batch).matmul(self.W_in) + self.b_in)
         h = self.dropout(F.softplus(self.hidden(h)), self.config.dropout)
-        return self.to_mu(h), self.to_logvar(h)
+        return batch_norm(self.mu_norm, self.to_mu(h)), batch_norm(self.logvar_norm, self.to_logvar(h))
 
     def dropout(self, x: torch.Tensor, rate: float) -> torch.Tensor:
         """Dropout while training, drawn from the model's seeded generator (reproducible)."""
@@ -110,6 +122,10 @@ class TopicVAE(CodeModel):
         """Word logits (B, V) of dense topic mixtures (B, K)."""
         raise NotImplementedError
 
+    def mixture(self, z: torch.Tensor) -> torch.Tensor:
+        """Topic mixture (B, K) of latent vectors: ``softmax(z)``."""
+        return torch.softmax(z, dim=1)
+
     def sparsify(self, theta: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The code rule: the k largest proportions, those below ``code_threshold`` dropped."""
         values, indices = theta.topk(self.config.k, dim=1)
@@ -117,7 +133,7 @@ class TopicVAE(CodeModel):
 
     def encode_batch(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         mu, _ = self.posterior(batch)
-        return self.sparsify(torch.softmax(mu, dim=1))
+        return self.sparsify(self.mixture(mu))
 
     def decode(self, indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         return self.logits(dense_codes(indices, values, self.config.n_latents))
@@ -137,7 +153,7 @@ class TopicVAE(CodeModel):
         mean, var = self.prior()
         noise = torch.randn(n, self.config.n_latents, generator=generator if generator is not None else self.generator)
         z = mean + var.sqrt() * noise.to(self.device)
-        indices, values = self.sparsify(torch.softmax(z, dim=1))
+        indices, values = self.sparsify(self.mixture(z))
         return SparseCodes.from_padded(indices.cpu().numpy(), values.float().cpu().numpy(), self.config.n_latents)
 
     # --- training -------------------------------------------------------------------
@@ -161,7 +177,7 @@ class TopicVAE(CodeModel):
         z = mu
         if self.training:
             z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=self.generator).to(mu.device)
-        theta = self.dropout(torch.softmax(z, dim=1), self.theta_dropout())
+        theta = self.dropout(self.mixture(z), self.theta_dropout())
         nll = self.reconstruction_nll(batch, theta)
         kl = self.kl(mu, logvar)
         weight = self.kl_weight()
@@ -186,7 +202,7 @@ class TopicVAE(CodeModel):
         self.eval()
         try:
             mu, logvar = self.posterior(batch)
-            return self.reconstruction_nll(batch, torch.softmax(mu, dim=1)) + self.kl(mu, logvar)
+            return self.reconstruction_nll(batch, self.mixture(mu)) + self.kl(mu, logvar)
         finally:
             self.train(was_training)
 
@@ -200,7 +216,7 @@ class TopicVAE(CodeModel):
 
 
 class GaussianVAE(TopicVAE):
-    """beta-VAE with a standard normal prior and an NVDM-style decoder with a word bias."""
+    """beta-VAE with a standard normal prior and an NVDM-style decoder with a background word bias."""
 
     family = "gaussian"
     config_class = VAEConfig
@@ -227,8 +243,6 @@ class LogisticNormalVAE(TopicVAE):
     def __init__(self, config: LogisticNormalConfig, n_vocab: int, idf: Optional[np.ndarray] = None) -> None:
         super().__init__(config, n_vocab, idf)
         K = config.n_latents
-        self.mu_norm = torch.nn.BatchNorm1d(K, affine=False)
-        self.logvar_norm = torch.nn.BatchNorm1d(K, affine=False)
         self.word_norm = torch.nn.BatchNorm1d(n_vocab, affine=False)
         alpha = torch.full((K,), float(config.alpha))
         self.register_buffer("prior_mean", alpha.log() - alpha.log().mean())
@@ -237,19 +251,8 @@ class LogisticNormalVAE(TopicVAE):
     def prior(self) -> Tuple[torch.Tensor, torch.Tensor]:
         return self.prior_mean, self.prior_var
 
-    @staticmethod
-    def _norm(layer: torch.nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
-        # A one-document training batch has no batch statistics: use the running ones.
-        if layer.training and x.shape[0] < 2:
-            return F.batch_norm(x, layer.running_mean, layer.running_var, training=False, eps=layer.eps)
-        return layer(x)
-
-    def posterior(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = super().posterior(batch)
-        return self._norm(self.mu_norm, mu), self._norm(self.logvar_norm, logvar)
-
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
-        return self._norm(self.word_norm, theta @ self.beta)
+        return batch_norm(self.word_norm, theta @ self.beta)
 
     def theta_dropout(self) -> float:
         return self.config.dropout
