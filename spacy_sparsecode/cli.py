@@ -151,7 +151,7 @@ def train(
     on_error: OnError = typer.Option(OnError.fail, help="Bad records: fail (stop with file and line) or skip (count them)."),
     max_chars: int = typer.Option(1_000_000, min=1, help="Longer documents are bad records."),
     config: Optional[Path] = typer.Option(None, "--config", "-c", exists=True, dir_okay=False,
-                                          help="A spacy train config: its [nlp] and [components] build the pipeline."),
+                                          help="A spacy train config: its \\[nlp] and \\[components] sections build the pipeline."),
     lang: str = typer.Option("en", help="Language of spacy.blank when no --config is given."),
     checkpoint_every: int = typer.Option(500, min=0, help="Checkpoint every N steps (and at every epoch end)."),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),

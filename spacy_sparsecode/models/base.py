@@ -254,6 +254,37 @@ class CodeModel(torch.nn.Module):
             return SparseCodes(sp.csr_matrix((0, self.config.n_latents), dtype=np.float32))
         return SparseCodes.stack(parts)
 
+    def reconstruction_is_nll(self) -> bool:
+        """Whether ``loss`` reconstructs counts by a likelihood (else: squared error of scaled bags)."""
+        return False
+
+    @torch.no_grad()
+    def fit_terms(self, batch: CsrBatch) -> Tuple[float, float]:
+        """Summed reconstruction loss of a batch and that of a no-information baseline.
+
+        The baseline of squared-error families is the empty code (``||x||²`` of the scaled
+        bags); that of likelihood families the NLL under the batch's own unigram
+        distribution (add-one smoothed). Penalties and KL terms are left out. Sum both over
+        batches and take ``1 - loss / baseline`` for a fit over a whole corpus.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            parts = self.loss(batch).parts
+        finally:
+            self.train(was_training)
+        loss = float(parts["nll"] if "nll" in parts else parts["recon"]) * batch.n_rows
+        if self.reconstruction_is_nll():
+            counts = torch.zeros(batch.n_cols, device=batch.values.device).index_add_(0, batch.indices, batch.values)
+            log_p = torch.log((counts + 1.0) / (counts.sum() + batch.n_cols))
+            return loss, float(-(batch.values * log_p[batch.indices]).sum())
+        return loss, float(self.scale(batch).values.double().pow(2).sum())
+
+    def fit_score(self, batch: CsrBatch) -> float:
+        """``1 - loss / baseline`` of ``fit_terms``: 1 is a perfect reconstruction, 0 the baseline's."""
+        loss, baseline = self.fit_terms(batch)
+        return 1.0 - loss / max(baseline, 1e-12)
+
     def decode_codes(self, codes: SparseCodes) -> torch.Tensor:
         """Word scores (n, V) of ``SparseCodes`` (e.g. from ``encode`` or a VAE's ``sample``)."""
         indices, values = padded_codes(codes, self.device)

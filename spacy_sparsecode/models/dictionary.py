@@ -11,8 +11,9 @@ pass by scikit-learn, not by SGD (``sgd_trained = False``: the trainer calls
 Codes, given the dictionary D and a scaled bag x, use only ``x Dᵀ`` (a sparse product) and
 the K × K Gram matrix ``D Dᵀ``:
 
-- ``omp``: orthogonal matching pursuit with exactly ``k`` atoms (scikit-learn's
-  ``orthogonal_mp_gram``); coefficients are least-squares fits, so some can be negative;
+- ``omp``: orthogonal matching pursuit with ``k`` atoms (scikit-learn's
+  ``orthogonal_mp_gram``; fewer when the dictionary has linearly dependent atoms);
+  coefficients are least-squares fits, so some can be negative;
 - ``lasso``: non-negative lasso ``½||x - zD||² + alpha ||z||₁`` by FISTA, then the ``k``
   largest coefficients are kept.
 
@@ -25,6 +26,7 @@ non-negative with unit norm.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
@@ -47,7 +49,7 @@ class DictionaryConfig(ModelConfig):
 
     method: str = "kmeans"
     coding: str = "lasso"
-    alpha: float = 0.02
+    alpha: float = 0.005
     lasso_iter: int = 100
     epochs: int = 5
     batch_size: int = 1024
@@ -91,13 +93,14 @@ class DictionaryCoder(CodeModel):
         """Rows of ``matrix`` (counts) with the configured scaling, as float32 CSR."""
         matrix = sp.csr_matrix(matrix, dtype=np.float32)
         matrix.sum_duplicates()
-        values = self.scale(CsrBatch.from_csr(matrix)).values.numpy()
+        values = self.scale(CsrBatch.from_csr(matrix, self.device)).values.cpu().numpy()
         return sp.csr_matrix((values, matrix.indices, matrix.indptr), shape=matrix.shape)
 
     @torch.no_grad()
     def fit_direct(self, matrix: sp.csr_matrix) -> Dict[str, float]:
         """Fit the dictionary on the rows of ``matrix`` (counts); returns the mean squared error."""
         start = time.perf_counter()
+        self.check_matrix(matrix)
         cfg = self.config
         X = self._scaled_csr(matrix)
         X = X[np.diff(X.indptr) > 0]
@@ -138,7 +141,9 @@ class DictionaryCoder(CodeModel):
         """Dense (B, K) codes with at most k non-zeros per row, from ``x Dᵀ`` and ``D Dᵀ``."""
         k = self.config.k
         if self.config.coding == "omp":
-            coef = orthogonal_mp_gram(gram.double().cpu().numpy(), x_dec.t().double().cpu().numpy(), n_nonzero_coefs=k)
+            with warnings.catch_warnings():  # duplicate atoms: OMP stops early, with fewer than k atoms
+                warnings.filterwarnings("ignore", message="Orthogonal matching pursuit ended prematurely")
+                coef = orthogonal_mp_gram(gram.double().cpu().numpy(), x_dec.t().double().cpu().numpy(), n_nonzero_coefs=k)
             z = torch.from_numpy(np.asarray(coef, dtype=np.float32).reshape(gram.shape[0], -1).T.copy())
             return z.to(x_dec.device)
         step = 1.0 / float(torch.linalg.eigvalsh(gram.double()).max())

@@ -100,7 +100,7 @@ class KLSAEConfig(SAEConfig):
 class ThresholdSAEConfig(SAEConfig):
     """JumpReLU: learned per-latent thresholds, L0 penalty, straight-through gradients."""
 
-    l0_coef: float = 0.001
+    l0_coef: float = 0.0001
     threshold_init: float = 0.05
     bandwidth: float = 0.01
 
@@ -208,6 +208,9 @@ class SparseAutoencoder(CodeModel):
         return self.decoder_weights().detach()
 
     # --- training -------------------------------------------------------------------
+    def reconstruction_is_nll(self) -> bool:
+        return self.config.loss == "nll"
+
     def corrupt(self, batch: CsrBatch) -> CsrBatch:
         """Denoising: drop each word of the bags with probability ``denoise_rate`` (training only)."""
         rate = self.config.denoise_rate
@@ -336,10 +339,16 @@ class L1SAE(SparseAutoencoder):
         return _top_positive(pre, self.config.k)
 
     def train_codes(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        return _all_latents(F.relu(pre))
+        """Every positive activation: padded to the batch's largest count when that is small."""
+        codes = F.relu(pre)
+        width = max(int((codes > 0).sum(dim=1).max()), 1)
+        if 4 * width < codes.shape[1]:
+            values, indices = codes.topk(width, dim=1)  # exact: the rest are zeros
+            return indices, values
+        return _all_latents(codes)
 
     def penalty(self, pre: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        l1 = values @ self.decoder_weights().norm(dim=1)
+        l1 = (values * self.decoder_weights().norm(dim=1)[indices]).sum(dim=1)
         return self.config.l1_coef * l1, {"l1": l1.detach().mean()}
 
 

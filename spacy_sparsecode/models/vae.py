@@ -157,6 +157,9 @@ class TopicVAE(CodeModel):
         return SparseCodes.from_padded(indices.cpu().numpy(), values.float().cpu().numpy(), self.config.n_latents)
 
     # --- training -------------------------------------------------------------------
+    def reconstruction_is_nll(self) -> bool:
+        return True
+
     def kl_weight(self) -> float:
         """``beta``, linearly annealed from 0 over the first ``kl_anneal_steps`` steps."""
         ramp = self.config.kl_anneal_steps
