@@ -36,10 +36,14 @@ NEWSGROUPS = Path(os.environ.get("SPARSECODE_20NG", "/work/shared/corpora/20news
 CACHE = Path(os.environ.get("SPARSECODE_BENCH_CACHE", "/tmp/sparsecode-peers-cache"))
 
 # Our hyper-parameters per K (chosen in this harness; the model code is not tuned here).
-OURS_TOPK = {20: dict(k=4), 50: dict(k=8)}
-OURS_TRAIN = dict(lr=5e-3, batch_size=256, epochs=30)
-OURS_VAE_TRAIN = dict(lr=2e-3, batch_size=200, epochs=100)
+# The topic settings of benchmarks/model_zoo.py (log1p input, neighbourhood init, sparse and
+# diverse decoder columns), for every K.
+OURS_TOPK = dict(k=16, scaling="log1p", init_neighbours=40, latents_per_word=2, diversity_coef=2.0)
+OURS_TRAIN = dict(lr=3e-3, batch_size=128, epochs=30)
+OURS_VAE = dict(k=8, scaling="count", hidden=200)
+OURS_VAE_TRAIN = dict(lr=1e-2, batch_size=64, epochs=40)
 PRODLDA_TRAIN = dict(lr=0.002, batch_size=200, epochs=200)  # topmost BasicTrainer defaults
+THREADS = int(os.environ.get("SPARSECODE_THREADS", 2))  # torch threads for ours (tomotopy: 2 workers)
 TOMOTOPY_ITERATIONS = 500
 GENSIM_PASSES = 5
 SKLEARN_LDA_ITER = 10
@@ -162,12 +166,12 @@ def fit_ours(family: str, corpus: Corpus, K: int, seed: int) -> Fitted:
     from spacy_sparsecode.models import build_model
     from spacy_sparsecode.training import Trainer, TrainConfig
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     if family == "topk":
-        config = dict(n_latents=K, seed=seed, **OURS_TOPK[K])
+        config = dict(n_latents=K, seed=seed, **OURS_TOPK)
         train = OURS_TRAIN
     else:
-        config = dict(n_latents=K, seed=seed)
+        config = dict(n_latents=K, seed=seed, **OURS_VAE)
         train = OURS_VAE_TRAIN
     start = time.perf_counter()
     model = build_model(family, config, corpus.train.shape[1], corpus.idf)

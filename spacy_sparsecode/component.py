@@ -158,24 +158,17 @@ class SparseCoder(TrainablePipe):
 
     @torch.no_grad()
     def reconstruction_fit_csr(self, X: sp.csr_matrix, batch_size: int = 1024) -> float:
-        """``reconstruction_fit`` of a count matrix, computed in batches (bounded memory)."""
+        """``reconstruction_fit`` of a count matrix, in batches (bounded memory); see ``CodeModel.fit_terms``."""
         self._require_initialized()
         X = sp.csr_matrix(X, dtype=np.float32)
         X = X[np.diff(X.indptr) > 0]
         if X.shape[0] == 0:
             return 0.0
         model = self.torch_model
-        was_training = model.training
-        model.eval()
         loss = baseline = 0.0
-        try:
-            for start in range(0, X.shape[0], batch_size):
-                batch = CsrBatch.from_csr(X[start : start + batch_size], model.device)
-                loss += float(model.loss(batch).total.double().sum())
-                baseline += float(model.scale(batch).values.double().pow(2).sum())
-        finally:
-            model.train(was_training)
-        baseline = baseline if model.config.scaling != "count" else float(X.shape[0])
+        for start in range(0, X.shape[0], batch_size):
+            batch_loss, batch_baseline = model.fit_terms(CsrBatch.from_csr(X[start : start + batch_size], model.device))
+            loss, baseline = loss + batch_loss, baseline + batch_baseline
         return 1.0 - loss / max(baseline, 1e-12)
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:

@@ -12,10 +12,6 @@ from typing import Dict, Optional, Union
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import normalized_mutual_info_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import MaxAbsScaler
 
 from .errors import Errors
 
@@ -120,6 +116,10 @@ def probe_accuracy(
     """Held-out accuracy of a multinomial logistic regression on max-abs scaled features."""
     y_train = _check_length(y_train, "y_train", X_train.shape[0], "X_train")
     y_test = _check_length(y_test, "y_test", X_test.shape[0], "X_test")
+    from sklearn.linear_model import LogisticRegression  # scikit-learn loads lazily: it slows every import
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MaxAbsScaler
+
     probe = make_pipeline(MaxAbsScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
     probe.fit(X_train, y_train)
     return float(probe.score(X_test, y_test))
@@ -136,6 +136,8 @@ def cluster_nmi(codes: Sparse, labels: ArrayLike) -> float:
     clusters = np.full(csr.shape[0], -1, dtype=np.int64)
     active = counts > 0
     clusters[active] = csr.indices[order[csr.indptr[:-1][active]]]
+    from sklearn.metrics import normalized_mutual_info_score
+
     return float(normalized_mutual_info_score(labels, clusters))
 
 

@@ -33,9 +33,6 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.cluster import MiniBatchKMeans
-from sklearn.decomposition import MiniBatchDictionaryLearning
-from sklearn.linear_model import orthogonal_mp_gram
 
 from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_choice, check_field, dense_codes
 
@@ -100,6 +97,9 @@ class DictionaryCoder(CodeModel):
     def fit_direct(self, matrix: sp.csr_matrix) -> Dict[str, float]:
         """Fit the dictionary on the rows of ``matrix`` (counts); returns the mean squared error."""
         start = time.perf_counter()
+        from sklearn.cluster import MiniBatchKMeans  # scikit-learn loads lazily: it slows every import
+        from sklearn.decomposition import MiniBatchDictionaryLearning
+
         self.check_matrix(matrix)
         cfg = self.config
         X = self._scaled_csr(matrix)
@@ -141,6 +141,8 @@ class DictionaryCoder(CodeModel):
         """Dense (B, K) codes with at most k non-zeros per row, from ``x Dᵀ`` and ``D Dᵀ``."""
         k = self.config.k
         if self.config.coding == "omp":
+            from sklearn.linear_model import orthogonal_mp_gram
+
             with warnings.catch_warnings():  # duplicate atoms: OMP stops early, with fewer than k atoms
                 warnings.filterwarnings("ignore", message="Orthogonal matching pursuit ended prematurely")
                 coef = orthogonal_mp_gram(gram.double().cpu().numpy(), x_dec.t().double().cpu().numpy(), n_nonzero_coefs=k)
