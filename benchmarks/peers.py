@@ -306,7 +306,7 @@ def fit_prodlda(corpus: Corpus, K: int, seed: int) -> Fitted:
             loss.backward()
             optimizer.step()
     seconds = time.perf_counter() - start
-    beta = model.get_beta().detach().numpy().T  # (K, V)
+    beta = model.get_beta().detach().numpy()  # (K, V)
 
     @torch.no_grad()
     def encode(m: sp.csr_matrix) -> np.ndarray:
