@@ -22,26 +22,13 @@ from ..codes import SparseCodes
 from ..errors import Errors
 from ..metrics import top_words
 from ..models import CodeModel
+from ..models.base import padded_codes
 
 
 def latent_labels(model: CodeModel, strings: Sequence[str], n_words: int = 3) -> List[str]:
     """One label per latent: its ``n_words`` top words by decoder weight, space-joined."""
     weights = model.topic_word_weights().float().cpu().numpy()
     return [" ".join(strings[j] for j in row) for row in top_words(weights, min(n_words, weights.shape[1]))]
-
-
-def to_padded(matrix: sp.csr_matrix) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Padded ``(indices, values)`` (B, m) tensors of a CSR code matrix; value 0 = padding."""
-    matrix = sp.csr_matrix(matrix)
-    nnz = np.diff(matrix.indptr)
-    width = max(int(nnz.max()) if nnz.size else 0, 1)
-    indices = np.zeros((matrix.shape[0], width), dtype=np.int64)
-    values = np.zeros((matrix.shape[0], width), dtype=np.float32)
-    rows = np.repeat(np.arange(matrix.shape[0]), nnz)
-    cols = np.arange(matrix.nnz) - np.repeat(matrix.indptr[:-1], nnz)
-    indices[rows, cols] = matrix.indices
-    values[rows, cols] = matrix.data
-    return torch.from_numpy(indices), torch.from_numpy(values)
 
 
 @torch.no_grad()
@@ -54,8 +41,8 @@ def decoded_scores(model: CodeModel, codes: SparseCodes | sp.csr_matrix, batch_s
     try:
         for start in range(0, matrix.shape[0], batch_size):
             chunk = matrix[start : start + batch_size]
-            indices, values = to_padded(chunk)
-            scores = model.decode(indices.to(model.device), values.to(model.device)).float().cpu().numpy()
+            indices, values = padded_codes(SparseCodes(chunk), model.device)
+            scores = model.decode(indices, values).float().cpu().numpy()
             scores[np.diff(chunk.indptr) == 0] = 0.0
             out[start : start + chunk.shape[0]] = scores
     finally:
