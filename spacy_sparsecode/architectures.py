@@ -11,11 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Tuple
 
-import numpy as np
 import scipy.sparse as sp
-import torch
 from spacy.util import registry
-from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v3, get_current_ops, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v3, torch2xp, xp2torch
 
 from .codes import SparseCodes
 from .models import CodeModel, CsrBatch, build_model, model_class

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import scipy.sparse as sp
 
-from .corpora import CorpusError, corpus_fingerprint, read_corpus
+from .corpora import corpus_fingerprint, read_corpus
 from .encoding import chunk_memory_zone
 from .errors import Errors
 from .io import FORMAT_VERSION, atomic_path, read_json, write_json_atomic
@@ -226,25 +226,13 @@ def build_cache(
     reader = read_corpus(source, text_field=text_field, on_error=on_error, max_chars=max_chars)
     todo = ((i, len(chunk), [r.text for r in chunk]) for i, chunk in chunked(reader, chunk_size) if i not in log.done)
     setup_args = (nlp_config, nlp_bytes, component_name, dataclasses.asdict(vocab_config))
-    try:
+    with log.running():
         for index, n_docs, bags in map_chunks(todo, _bag_chunk, n_process=n_process, setup=_setup_worker, setup_args=setup_args):
             _save_npz(_shard_path(shard_dir, index), bags)
             log.commit(index, {"n_docs": n_docs})
             df.add(bags["keys"])
             if on_chunk is not None:
                 on_chunk(n_docs)
-    except CorpusError as err:
-        if not log.done:  # nothing worth resuming: leave no job behind
-            log.remove()
-            raise
-        n_done = sum(entry["n_docs"] for entry in log.done.values())
-        raise CorpusError(Errors.E509.format(message=err, n_docs=n_done, path=shard_dir)) from err
-    except BaseException:
-        if not log.done:
-            log.remove()
-        raise
-    finally:
-        log.close()
     df.flush()
     shards = [_shard_path(shard_dir, entry["chunk"]) for entry in log.ordered()]
     n_docs = sum(entry["n_docs"] for entry in log.ordered())

@@ -27,7 +27,7 @@ from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from .corpora import DEFAULT_MAX_CHARS, CorpusError, corpus_fingerprint, read_corpus
+from .corpora import DEFAULT_MAX_CHARS, corpus_fingerprint, read_corpus
 from .errors import Errors
 from .io import atomic_path, write_bytes_atomic
 from .streaming import ChunkLog, chunked, map_chunks
@@ -265,7 +265,7 @@ def encode_corpus(job: EncodeJob, on_chunk: Optional[Callable[[int], None]] = No
     docbin = fmt == "docbin"
     todo = ((i, [r.id for r in chunk], ([r.id for r in chunk] if docbin else None, [r.text for r in chunk]))
             for i, chunk in chunked(reader, job.batch_size) if i not in log.done)
-    try:
+    with log.running():
         for index, ids, result in map_chunks(todo, encode_chunk, n_process=job.n_process, setup=setup_encoder,
                                              setup_args=(str(job.model), job.gpu_id, docbin, False)):
             _write_part(job.parts_dir, index, result, ids)
@@ -274,18 +274,6 @@ def encode_corpus(job: EncodeJob, on_chunk: Optional[Callable[[int], None]] = No
                                "id_width": max((len(i) for i in ids), default=1)})
             if on_chunk is not None:
                 on_chunk(len(ids))
-    except CorpusError as err:
-        if not log.done:
-            log.remove()
-            raise
-        n_done = sum(e["n_docs"] for e in log.done.values())
-        raise CorpusError(Errors.E509.format(message=err, n_docs=n_done, path=job.parts_dir)) from err
-    except BaseException:
-        if not log.done:
-            log.remove()
-        raise
-    finally:
-        log.close()
     entries = log.ordered()
     parts = [_part(job.parts_dir, e["chunk"]) for e in entries]
     with atomic_path(job.output) as tmp:

@@ -9,6 +9,7 @@ skipping them. The CLI's ``train`` (tokenising) and ``encode`` are both built on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -21,6 +22,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
+from .corpora import CorpusError
 from .errors import Errors
 from .io import FORMAT_VERSION, read_json, write_json_atomic
 
@@ -176,6 +178,29 @@ class ChunkLog:
 
     def close(self) -> None:
         self._progress.close()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator["ChunkLog"]:
+        """Run the job's chunks; on failure keep finished chunks for ``--resume`` or leave nothing.
+
+        A bad record (``CorpusError``) after some chunks finished is re-raised as E509, which
+        says how many documents are kept and where; with no finished chunk the job folder is
+        removed. The progress log is closed either way.
+        """
+        try:
+            yield self
+        except CorpusError as err:
+            if not self.done:  # nothing worth resuming: leave no job behind
+                self.remove()
+                raise
+            n_done = sum(entry["n_docs"] for entry in self.done.values())
+            raise CorpusError(Errors.E509.format(message=err, n_docs=n_done, path=self.directory)) from err
+        except BaseException:
+            if not self.done:
+                self.remove()
+            raise
+        finally:
+            self.close()
 
     def remove(self) -> None:
         """Delete the job folder (after its output has been written)."""
