@@ -43,6 +43,11 @@ OURS_TRAIN = dict(lr=3e-3, batch_size=128, epochs=30)
 OURS_VAE = dict(k=8, scaling="count", hidden=200)
 OURS_VAE_TRAIN = dict(lr=1e-2, batch_size=64, epochs=40)
 PRODLDA_TRAIN = dict(lr=0.002, batch_size=200, epochs=200)  # topmost BasicTrainer defaults
+#: The shared vocabulary: the component's defaults, except terms in fewer than 5 training
+#: documents are dropped and at most 10,000 are kept (topic-model benchmarks use a few
+#: thousand words; the rare words cost every system time and carry no topic).
+HARNESS_VOCAB = dict(min_df=5, max_size=10000)
+VOCAB_TAG = "df5-10k"
 THREADS = int(os.environ.get("SPARSECODE_THREADS", 2))  # torch threads for ours (tomotopy: 2 workers)
 TOMOTOPY_ITERATIONS = 500
 GENSIM_PASSES = 5
@@ -63,7 +68,7 @@ class Corpus:
 
 
 def _featurize(train_texts: List[str], test_texts: List[str]) -> Tuple[sp.csr_matrix, sp.csr_matrix, List[str], np.ndarray]:
-    """Tokenise with spacy.blank('en'); vocabulary from the training docs with the component defaults."""
+    """Tokenise with spacy.blank('en'); vocabulary from the training docs (``HARNESS_VOCAB``)."""
     import spacy
 
     from spacy_sparsecode.featurize import docs_to_csr
@@ -72,7 +77,7 @@ def _featurize(train_texts: List[str], test_texts: List[str]) -> Tuple[sp.csr_ma
     nlp = spacy.blank("en")
     train_docs = list(nlp.pipe(train_texts, batch_size=256))
     test_docs = list(nlp.pipe(test_texts, batch_size=256))
-    vocab = BagOfWordsVocab.build(train_docs, VocabConfig())
+    vocab = BagOfWordsVocab.build(train_docs, VocabConfig(**HARNESS_VOCAB))
     words = list(vocab.strings)
     return docs_to_csr(train_docs, vocab), docs_to_csr(test_docs, vocab), words, vocab.idf()
 
@@ -116,7 +121,7 @@ def load_bbc(split_seed: int = 0) -> Corpus:
         train, test, words, idf = _featurize([records[i].text for i in tr], [records[i].text for i in te])
         return Corpus("bbc", train, test, labels[tr], labels[te], words, idf, f"stratified 80/20 split, seed {split_seed}")
 
-    return _cached(f"bbc-{split_seed}", build)
+    return _cached(f"bbc-{split_seed}-{VOCAB_TAG}", build)
 
 
 def load_20ng(path: Path = NEWSGROUPS) -> Optional[Corpus]:
@@ -138,7 +143,7 @@ def load_20ng(path: Path = NEWSGROUPS) -> Optional[Corpus]:
         note = f"bydate split, text field only, {n_empty} empty texts dropped"
         return Corpus("20ng", train, test, np.array(y_train), np.array(y_test), words, idf, note)
 
-    return _cached("20ng", build)
+    return _cached(f"20ng-{VOCAB_TAG}", build)
 
 
 # --------------------------------------------------------------------------- systems

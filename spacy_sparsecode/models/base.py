@@ -8,6 +8,7 @@ trainer and the spaCy component only use this interface.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Optional, Tuple, Type
 
@@ -113,13 +114,46 @@ class CsrBatch:
         return out.index_add_(0, self.rows, values)
 
     def matmul(self, weight: torch.Tensor) -> torch.Tensor:
-        """``X @ weight`` for ``weight`` of shape (n_cols, d) without densifying X."""
-        return F.embedding_bag(self.indices, weight, self.offsets, mode="sum", per_sample_weights=self.values)
+        """``X @ weight`` for ``weight`` of shape (n_cols, d) without densifying X.
+
+        On the CPU a sparse CSR product (backward: a sparse ``Xᵀ @ grad``): several times
+        faster there than ``embedding_bag``, whose backward sorts the indices and fills a
+        dense (n_cols, d) buffer. On a GPU, and whenever X's values need a gradient,
+        ``embedding_bag``.
+        """
+        if weight.is_cuda or weight.dtype != torch.float32 or self.values.requires_grad:
+            return F.embedding_bag(self.indices, weight, self.offsets, mode="sum", per_sample_weights=self.values)
+        return _CsrMatmul.apply(weight, self)
+
+    def to_torch_csr(self) -> torch.Tensor:
+        """The batch as a torch sparse CSR tensor (sharing this batch's index and value storage)."""
+        crow = torch.cat([self.offsets, self.offsets.new_tensor([self.indices.shape[0]])])
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": we use only its matmul
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(crow, self.indices, self.values, (self.n_rows, self.n_cols), check_invariants=False)
+
+    def transposed_coo(self) -> torch.Tensor:
+        """Xᵀ as an (uncoalesced) torch sparse COO tensor of shape (n_cols, n_rows)."""
+        return torch.sparse_coo_tensor(torch.stack([self.indices, self.rows]), self.values,
+                                       (self.n_cols, self.n_rows), check_invariants=False)
 
     def to_dense(self) -> torch.Tensor:
         """The batch as a dense (B, V) tensor."""
         dense = torch.zeros(self.n_rows, self.n_cols, dtype=self.values.dtype, device=self.values.device)
         return dense.index_put_((self.rows, self.indices), self.values, accumulate=True)
+
+
+class _CsrMatmul(torch.autograd.Function):
+    """``X @ W`` for a CSR batch X and a dense W; the gradient flows to W only."""
+
+    @staticmethod
+    def forward(ctx: Any, weight: torch.Tensor, batch: CsrBatch) -> torch.Tensor:
+        ctx.batch = batch
+        return batch.to_torch_csr() @ weight
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> Tuple[torch.Tensor, None]:
+        return torch.sparse.mm(ctx.batch.transposed_coo(), grad), None
 
 
 @dataclass
