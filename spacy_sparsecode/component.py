@@ -63,6 +63,7 @@ INIT_SAMPLE_DOCS = 8192
         "drop_punct": True,
         "drop_num": True,
         "min_length": 2,
+        "alpha_only": False,
         "scorer": {"@scorers": "spacy-sparsecode.scorer.v1"},
     },
     default_score_weights={"sparsecode_fit": 1.0, "sparsecode_l0": None, "sparsecode_dead": None},
@@ -79,11 +80,13 @@ def make_sparsecode(
     drop_punct: bool,
     drop_num: bool,
     min_length: int,
+    alpha_only: bool,
     scorer: Optional[Callable],
 ) -> "SparseCoder":
     """Create a ``sparsecode`` component: vocabulary settings + a sparse code model."""
     vocab_config = VocabConfig(attr=attr, min_df=min_df, max_df=max_df, max_size=max_size, drop_stop=drop_stop,
-                               drop_punct=drop_punct, drop_num=drop_num, min_length=min_length)
+                               drop_punct=drop_punct, drop_num=drop_num, min_length=min_length,
+                               alpha_only=alpha_only)
     return SparseCoder(nlp.vocab, model, name, vocab_config=vocab_config, scorer=scorer)
 
 

@@ -4,9 +4,9 @@ Terms are spaCy string hashes of one token attribute (LOWER, NORM, LEMMA or ORTH
 ``j`` is the term ``strings[j]`` with hash ``hashes[j]``; columns are in ascending hash order,
 so the table is fixed by its strings alone and is re-derived from them on load.
 
-The token filters (stop words, punctuation, numbers, whitespace, short tokens) live in one
-place, ``token_hashes`` / ``keep_mask`` / ``lexeme_mask``, used both when the vocabulary is
-built and when Docs are featurised.
+The token filters (stop words, punctuation, numbers, whitespace, short or non-alphabetic
+tokens) live in one place, ``token_hashes`` / ``keep_mask`` / ``lexeme_mask``, used both when
+the vocabulary is built and when Docs are featurised.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
-from spacy.attrs import IS_PUNCT, IS_SPACE, IS_STOP, LEMMA, LENGTH, LIKE_NUM, LOWER, NORM, ORTH
+from spacy.attrs import IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LEMMA, LENGTH, LIKE_NUM, LOWER, NORM, ORTH
 from spacy.strings import StringStore, get_string_id
 from spacy.tokens import Doc
 
@@ -29,7 +29,7 @@ ATTRS: Dict[str, int] = {"LOWER": LOWER, "NORM": NORM, "LEMMA": LEMMA, "ORTH": O
 #: Attributes that are a function of the lexeme (the token text) alone.
 LEXEME_ATTRS = ("LOWER", "ORTH")
 #: Lexeme attributes the token filters read, in the column order ``lexeme_mask`` expects.
-FILTER_ATTRS = (IS_STOP, IS_PUNCT, LIKE_NUM, IS_SPACE, LENGTH)
+FILTER_ATTRS = (IS_STOP, IS_PUNCT, LIKE_NUM, IS_SPACE, LENGTH, IS_ALPHA)
 
 _MERGE_EVERY = 1 << 20  # per-doc unique hashes buffered before merging into the df table
 
@@ -60,6 +60,7 @@ class VocabConfig:
     drop_num: bool = True  # LIKE_NUM
     drop_space: bool = True
     min_length: int = 2  # characters of the token text
+    alpha_only: bool = False  # keep only alphabetic tokens (drops e-mail addresses, URLs, "a1", "^^^")
 
     def __post_init__(self) -> None:
         _check(self.attr in ATTRS, "attr", f"one of {', '.join(ATTRS)}", self.attr)
@@ -83,7 +84,7 @@ class VocabConfig:
             "an int >= 1 or None (no limit)",
             self.max_size,
         )
-        for name in ("drop_stop", "drop_punct", "drop_num", "drop_space"):
+        for name in ("drop_stop", "drop_punct", "drop_num", "drop_space", "alpha_only"):
             _check(isinstance(getattr(self, name), bool), name, "a bool", getattr(self, name))
         _check(_is_int(self.min_length) and self.min_length >= 1, "min_length", "an int >= 1", self.min_length)
 
@@ -94,6 +95,8 @@ def lexeme_mask(flags: np.ndarray, config: VocabConfig) -> np.ndarray:
     mask = ~flags[:, :4][:, drop].any(axis=1)
     if config.min_length > 1:
         mask &= flags[:, 4] >= config.min_length
+    if config.alpha_only:
+        mask &= flags[:, 5] != 0
     return mask
 
 
