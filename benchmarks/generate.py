@@ -6,15 +6,17 @@ on ``spacy.blank("en")``, fast trainer ``component.fit``) is trained on the 80%;
 below is measured on the held-out 20% (n_test documents).
 
 - L0: generated codes (``tasks.generate.sample``: n_test prior draws, the model's code rule,
-  then each cut to an L0 drawn from the *training* codes' L0s) vs the held-out real codes:
+  then each keeps as many of its largest proportions as an L0 drawn from the *training*
+  codes' L0s) vs the held-out real codes:
   mean, quartiles and the total-variation distance between the two L0 histograms (also for
   the raw prior draws before the L0 matching).
 - Coherence: mean NPMI (``metrics.npmi``, held-out document co-occurrence) of the top-10
   words of each generated bag, of each held-out document's decoded bag, and of random bags
   (10 distinct words drawn by training-corpus frequency).
-- Distance ("perplexity-style") check: each generated bag becomes a count vector of a
-  held-out document's length drawn from its word distribution; random bags are multinomial
-  draws from the training unigram distribution with the same lengths. Both are tf-idf
+- Distance ("perplexity-style") check: each generated code becomes a bag of a held-out
+  document's length (``tasks.generate.sample_bags``: nucleus sampling, top_p 0.9, from its
+  word distribution); random bags are drawn the same way from the training unigram
+  distribution, with the same lengths. Plain multinomial draws (no nucleus) are listed too. Both are tf-idf
   weighted and compared (cosine) with the held-out tf-idf bags: mean over bags of the min
   distance and of the mean top-5 distance. Generated must be closer than random. Real
   training documents (n_test of them) are given as a reference point.
@@ -51,6 +53,7 @@ SEED = 0
 EPOCHS = int(os.environ.get("BENCH_EPOCHS", 40))
 # The topic settings of benchmarks/model_zoo.py for the VAEs (counts in, k=8).
 MODEL = dict(n_latents=50, k=8, scaling="count", code_threshold=0.02, hidden=200, dropout=0.2, seed=SEED)
+TOP_P = 0.9  # nucleus of the word distributions bags are drawn from
 TRAIN = dict(lr=1e-2, batch_size=64, epochs=EPOCHS, seed=SEED)
 
 
@@ -134,9 +137,11 @@ def main() -> None:
     lengths = rng.choice(np.asarray(X_test.sum(axis=1)).ravel().astype(int), n_test)
     probs = gen.word_scores(model, generated)  # theta @ softmax(beta): rows sum to the kept topic mass
     train_sample = X_train[rng.choice(X_train.shape[0], n_test, replace=False)]
-    dist = {"generated bags (multinomial, held-out lengths)": distances(multinomial_bags(probs, lengths, rng), heldout_tfidf, idf),
+    dist = {"generated bags (nucleus 0.9, held-out lengths)": distances(gen.sample_bags(model, generated, lengths, TOP_P, SEED), heldout_tfidf, idf),
+            "random bags (unigram nucleus 0.9, same lengths)": distances(gen.nucleus_sample(unigram, lengths, TOP_P, SEED), heldout_tfidf, idf),
+            "generated bags (plain multinomial)": distances(multinomial_bags(probs, lengths, rng), heldout_tfidf, idf),
+            "random bags (plain unigram multinomial)": distances(multinomial_bags(unigram, lengths, rng), heldout_tfidf, idf),
             "generated word distributions (expected bags)": distances(sp.csr_matrix(probs), heldout_tfidf, idf),
-            "random bags (unigram multinomial, same lengths)": distances(multinomial_bags(unigram, lengths, rng), heldout_tfidf, idf),
             "real training documents (reference)": distances(train_sample, heldout_tfidf, idf)}
     eval_s = time.perf_counter() - t2
 
@@ -152,8 +157,8 @@ def main() -> None:
     path_rows = gen.describe(model, path, strings, None, n_keywords=8)
     index_s = time.perf_counter() - t3
 
-    gen_min = dist["generated bags (multinomial, held-out lengths)"]
-    rand_min = dist["random bags (unigram multinomial, same lengths)"]
+    gen_min = dist["generated bags (nucleus 0.9, held-out lengths)"]
+    rand_min = dist["random bags (unigram nucleus 0.9, same lengths)"]
     targets = {
         "generated bags closer to held-out than random bags (min)": gen_min["min"] < rand_min["min"],
         "generated bags closer to held-out than random bags (top-5)": gen_min["top5"] < rand_min["top5"],
@@ -178,7 +183,7 @@ def main() -> None:
              f"K={m['n_latents']}, k={m['k']}, code_threshold={m['code_threshold']}, V={m['n_vocab']}; {EPOCHS} epochs, "
              f"batch {TRAIN['batch_size']}, lr {TRAIN['lr']} ({train_s:.0f} s training, "
              f"{result['seconds']['total']:.0f} s in all, 2 CPU threads). "
-             f"Generated = {n_test} prior samples cut to L0s drawn from the training codes.", "",
+             f"Generated = {n_test} prior samples, each keeping as many latents as an L0 drawn from the training codes.", "",
              "## L0 of codes", "", "| codes | mean | q25 | median | q75 | TV distance to real |", "|---|---:|---:|---:|---:|---:|"]
     for name, s in l0.items():
         lines.append(f"| {name} | {s['mean']} | {s['q25']:g} | {s['median']:g} | {s['q75']:g} | {tv.get(name, '')} |")

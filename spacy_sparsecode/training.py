@@ -150,7 +150,7 @@ class Trainer:
                 parts = model.loss(batch)
             loss = parts.total.float().mean()
             if not torch.isfinite(loss):
-                raise TrainingError(Errors.E030.format(epoch=self.state.epoch, step=self.state.global_step, value=float(loss), lr=cfg.lr))
+                raise TrainingError(Errors.E030.format(epoch=self.state.epoch, step=self.state.global_step, value=float(loss.detach()), lr=cfg.lr))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:

@@ -179,3 +179,34 @@ def test_cli_generate_near_with_an_sae_names_the_samplers(saved_pipeline, tmp_pa
                                       "--near", "0", "--limit", "5"])
     assert result.exit_code != 0
     assert "gaussian, logistic_normal" in str(result.exception) + result.output
+
+
+def test_sample_matches_real_l0_beyond_the_models_own_rule(vae_nlp):
+    model = vae_nlp.get_pipe("sparsecode").torch_model
+    wide = min(model.config.n_latents, model.config.k + 3)
+    codes = sample(model, 50, np.array([1, wide]), seed=0)
+    assert set(np.unique(codes.l0)) == {1, wide}  # more latents than the code rule's k where the real L0 says so
+
+
+def test_nucleus_sample_keeps_lengths_and_the_nucleus():
+    from spacy_sparsecode.tasks.generate import nucleus_sample
+
+    probs = np.array([[0.5, 0.3, 0.15, 0.05], [0.0, 0.0, 1.0, 0.0]])
+    bags = nucleus_sample(probs, [40, 7, 0], top_p=0.8, seed=3)
+    assert bags.shape == (3, 4) and np.asarray(bags.sum(axis=1)).ravel().tolist() == [40, 7, 0]
+    assert set(bags[0].indices) <= {0, 1} and bags[1].indices.tolist() == [2]  # 0.5 + 0.3 holds 80% of the mass
+    with pytest.raises(ValueError, match="'top_p' must be a float in \\(0, 1\\]"):
+        nucleus_sample(probs, [5], top_p=0.0)
+
+
+def test_sample_bags_draws_from_the_codes_words(vae_nlp):
+    from spacy_sparsecode.tasks.generate import sample_bags, word_scores
+
+    model = vae_nlp.get_pipe("sparsecode").torch_model
+    codes = sample(model, 4, np.array([2]), seed=1)
+    bags = sample_bags(model, codes, [30, 30, 30, 30], top_p=0.5, seed=0)
+    scores = word_scores(model, codes)
+    for row, bag in zip(scores, bags):
+        order = np.argsort(-row, kind="stable")
+        nucleus = order[: int(np.searchsorted(np.cumsum(row[order]) / row.sum(), 0.5)) + 1]
+        assert bag.sum() == 30 and set(bag.indices) <= set(nucleus.tolist())

@@ -147,13 +147,16 @@ class TopicVAE(CodeModel):
         return torch.softmax(self.beta.detach().float(), dim=1)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> SparseCodes:
-        """``n`` new codes: z drawn from the prior, then the same sparsity rule as ``encode``."""
+    def sample_mixture(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Dense topic mixtures (n, K) of ``n`` draws of z from the prior."""
         check_field("n", n, isinstance(n, int) and n >= 0, "an int >= 0")
         mean, var = self.prior()
         noise = torch.randn(n, self.config.n_latents, generator=generator if generator is not None else self.generator)
-        z = mean + var.sqrt() * noise.to(self.device)
-        indices, values = self.sparsify(self.mixture(z))
+        return self.mixture(mean + var.sqrt() * noise.to(self.device))
+
+    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> SparseCodes:
+        """``n`` new codes: z drawn from the prior, then the same sparsity rule as ``encode``."""
+        indices, values = self.sparsify(self.sample_mixture(n, generator))
         return SparseCodes.from_padded(indices.cpu().numpy(), values.float().cpu().numpy(), self.config.n_latents)
 
     # --- training -------------------------------------------------------------------

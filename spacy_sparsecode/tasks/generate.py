@@ -2,14 +2,17 @@
 
 A generated code becomes (a) a bag of words (decoded top words with weights), (b) keywords,
 (c) the closest real sentences from a ``SentenceIndex`` of a corpus: a short extractive
-"generated" text. Codes keep the sparsity of real ones: ``sparsify`` cuts each generated
-code to an L0 drawn from the real codes' L0 distribution.
+"generated" text, or (d) sampled bags of words (``sample_bags``: nucleus sampling from the
+code's word distribution). Codes keep the sparsity of real ones: ``sparsify`` keeps, of each
+generated mixture, as many of its largest proportions as an L0 drawn from the real codes'
+L0 distribution (from the dense mixture, so a code can get more latents than the model's own
+rule would keep, as well as fewer).
 
 Sampling needs a model that can sample (a VAE family with ``sample(n, generator)`` and
 ``posterior(batch)``): ``sample`` draws from the prior, ``near`` from a document's posterior
 (z ~ N(mu, temperature² sigma²)), and ``interpolate`` of two documents walks between their
-posterior means in the VAE's latent space; each draw becomes a code by the model's own
-``sparsify`` rule (softmax, top k), then the L0 matching above. SAE models raise a clear
+posterior means in the VAE's latent space; each draw becomes a code by the L0 matching
+above (or, without real L0s, by the model's own ``sparsify`` rule: softmax, top k). SAE models raise a clear
 error for ``sample``/``near``, interpolate in code space, and can be steered (``steer``:
 switch latents on/off in a document's code). No spaCy here: CSR matrices, codes, strings.
 """
@@ -66,6 +69,8 @@ def sample(model: CodeModel, n: int, real_l0: np.ndarray, seed: int = 0) -> Spar
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(Errors.E404.format(name="n", value=n))
     generator = torch.Generator().manual_seed(seed)
+    if callable(getattr(model, "sample_mixture", None)):
+        return sparsify(model.sample_mixture(n, generator).float().cpu().numpy(), real_l0, seed)
     drawn = model.sample(n, generator)
     dense = drawn.to_dense() if isinstance(drawn, SparseCodes) else torch.as_tensor(drawn).float().cpu().numpy()
     return sparsify(dense, real_l0, seed)
@@ -118,10 +123,12 @@ def _posterior(model: CodeModel, batch: CsrBatch) -> Tuple[torch.Tensor, torch.T
 
 @torch.no_grad()
 def _codes_from_z(model: CodeModel, z: torch.Tensor, real_l0: Optional[np.ndarray], seed: int) -> SparseCodes:
-    """Latent points z (n, K) -> codes by the model's rule (softmax, ``sparsify``), then the L0 matching."""
-    indices, values = model.sparsify(torch.softmax(z, dim=1))
-    codes = SparseCodes.from_padded(indices.cpu().numpy(), values.float().cpu().numpy(), model.config.n_latents)
-    return codes if real_l0 is None else sparsify(codes.to_dense(), real_l0, seed)
+    """Latent points z (n, K) -> codes: the L0 matching of their mixtures, or without ``real_l0`` the model's rule."""
+    theta = model.mixture(z)
+    if real_l0 is not None:
+        return sparsify(theta.float().cpu().numpy(), real_l0, seed)
+    indices, values = model.sparsify(theta)
+    return SparseCodes.from_padded(indices.cpu().numpy(), values.float().cpu().numpy(), model.config.n_latents)
 
 
 def near(model: CodeModel, rows: Rows, temperature: float = 1.0, n: int = 5, seed: int = 0,
@@ -234,6 +241,36 @@ def bags(model: CodeModel, codes: SparseCodes, strings: Sequence[str], top_n: in
         top = np.argsort(-row, kind="stable")[:top_n]
         out.append([(strings[j], float(row[j])) for j in top if row[j] > 0])
     return out
+
+
+def nucleus_sample(probs: np.ndarray, lengths: Sequence[int], top_p: float = 0.9, seed: int = 0) -> sp.csr_matrix:
+    """Bags of ``lengths[i]`` words drawn from row ``i % len(probs)`` of ``probs`` (non-negative
+    word weights), each row cut to its nucleus: the fewest top words holding ``top_p`` of its mass."""
+    if not 0 < top_p <= 1:
+        raise ValueError(Errors.E411.format(name="top_p", expected="a float in (0, 1]", value=top_p))
+    probs = np.clip(np.atleast_2d(np.asarray(probs, dtype=np.float64)), 0, None)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, length in enumerate(lengths):
+        row = probs[i % probs.shape[0]]
+        total = row.sum()
+        if total <= 0 or length <= 0:
+            rows.append(sp.csr_matrix((1, probs.shape[1]), dtype=np.float32))
+            continue
+        order = np.argsort(-row, kind="stable")
+        mass = np.cumsum(row[order]) / total
+        keep = order[: int(np.searchsorted(mass, top_p)) + 1]
+        counts = rng.multinomial(int(length), row[keep] / row[keep].sum())
+        drawn = counts > 0
+        rows.append(sp.csr_matrix((counts[drawn].astype(np.float32), (np.zeros(int(drawn.sum()), dtype=np.int64), keep[drawn])),
+                                  shape=(1, probs.shape[1])))
+    return sp.vstack(rows, format="csr") if rows else sp.csr_matrix((0, probs.shape[1]), dtype=np.float32)
+
+
+def sample_bags(model: CodeModel, codes: SparseCodes, lengths: Sequence[int], top_p: float = 0.9, seed: int = 0) -> sp.csr_matrix:
+    """A bag of ``lengths[i]`` words per code (counts, CSR over the vocabulary), drawn from the
+    nucleus of its word weights (``word_scores``): generated documents as bags of words."""
+    return nucleus_sample(word_scores(model, codes), lengths, top_p, seed)
 
 
 @dataclass
