@@ -40,6 +40,9 @@ CACHE = Path(os.environ.get("SPARSECODE_BENCH_CACHE", "/tmp/sparsecode-peers-cac
 # columns); diversity_coef, lr and epochs chosen on BBC seeds 0-2 (K=50) for the time target.
 OURS_TOPK = dict(k=16, scaling="log1p", init_neighbours=40, latents_per_word=2, diversity_coef=4.0)
 OURS_TRAIN = dict(lr=4e-3, batch_size=128, epochs=10)
+# The same model without the topic-diversity devices (no latents_per_word limit, no overlap
+# penalty) on tf-idf input with k=8: the other end of the NPMI / TD trade-off.
+OURS_TOPK_PLAIN = dict(k=8, scaling="tfidf", init_neighbours=40, latents_per_word=0, diversity_coef=0.0)
 OURS_VAE = dict(k=8, scaling="count", hidden=200)
 OURS_VAE_TRAIN = dict(lr=1e-2, batch_size=64, epochs=40)
 PRODLDA_TRAIN = dict(lr=0.002, batch_size=200, epochs=200)  # topmost BasicTrainer defaults
@@ -175,9 +178,9 @@ def fit_ours(family: str, corpus: Corpus, K: int, seed: int) -> Fitted:
     import torch._dynamo  # noqa: F401  torch.optim imports it lazily (~1 s); imports are outside every timer
 
     torch.set_num_threads(THREADS)
-    if family == "topk":
-        config = dict(n_latents=K, seed=seed, **OURS_TOPK)
-        train = OURS_TRAIN
+    if family in ("topk", "topk-plain"):
+        config = dict(n_latents=K, seed=seed, **(OURS_TOPK if family == "topk" else OURS_TOPK_PLAIN))
+        family, train = "topk", OURS_TRAIN
     else:
         config = dict(n_latents=K, seed=seed, **OURS_VAE)
         train = OURS_VAE_TRAIN
@@ -357,6 +360,8 @@ def _ours_reason(family: str) -> Optional[str]:
 SYSTEMS: Dict[str, Tuple[str, Callable[[], Optional[str]], Callable[..., Fitted]]] = {
     # name: (description, reason it is unavailable or None, fit function)
     "ours-topk": ("spacy-sparsecode TopK SAE (fast trainer)", lambda: _ours_reason("topk"), lambda c, K, s: fit_ours("topk", c, K, s)),
+    "ours-topk-plain": ("spacy-sparsecode TopK SAE without diversity devices (tf-idf, k=8)", lambda: _ours_reason("topk"),
+                        lambda c, K, s: fit_ours("topk-plain", c, K, s)),
     "ours-logistic_normal": ("spacy-sparsecode logistic-normal VAE (fast trainer)", lambda: _ours_reason("logistic_normal"),
                              lambda c, K, s: fit_ours("logistic_normal", c, K, s)),
     "sklearn-nmf": ("scikit-learn NMF on tf-idf", lambda: None, fit_nmf),
@@ -369,7 +374,7 @@ SYSTEMS: Dict[str, Tuple[str, Callable[[], Optional[str]], Callable[..., Fitted]
 #: Systems run for seed 0 only: topmost's ProdLDA trains 200 epochs (about 7 minutes per run
 #: on 20 Newsgroups here), so three seeds at two K on two corpora would take most of an hour.
 ONE_SEED_SYSTEMS = ("prodlda-topmost",)
-QUICK_SYSTEMS = ("ours-topk", "ours-logistic_normal", "sklearn-nmf", "lsa", "tomotopy-lda")
+QUICK_SYSTEMS = ("ours-topk", "ours-topk-plain", "ours-logistic_normal", "sklearn-nmf", "lsa", "tomotopy-lda")
 
 
 def available_systems(names: Optional[List[str]] = None) -> Dict[str, Optional[str]]:
@@ -460,11 +465,12 @@ def check_targets(summary: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
         peers = [s for s in summary if s["corpus"] == corpus and s["K"] == 50 and not s["system"].startswith("ours") and s["system"] != "lsa"]
         if not ours or not peers:
             continue
-        best_ours = max(ours, key=lambda s: s["npmi_heldout"])
+        diverse = [s for s in ours if s["td"] >= 0.9]  # the target counts our systems with TD >= 0.9
+        best_ours = max(diverse or ours, key=lambda s: s["npmi_heldout"])
         best_peer = max(peers, key=lambda s: s["npmi_heldout"])
-        checks.append(dict(corpus=corpus, target="NPMI held-out K=50: our best >= best peer, TD >= 0.9",
+        checks.append(dict(corpus=corpus, target="NPMI held-out K=50: our best with TD >= 0.9 >= best peer",
                            ours=f"{best_ours['system']} {best_ours['npmi_heldout']:.3f} (TD {best_ours['td']:.2f})",
-                           peer=f"{best_peer['system']} {best_peer['npmi_heldout']:.3f}",
+                           peer=f"{best_peer['system']} {best_peer['npmi_heldout']:.3f} (TD {best_peer['td']:.2f})",
                            met=bool(best_ours["npmi_heldout"] >= best_peer["npmi_heldout"] and best_ours["td"] >= 0.9)))
         fast = by.get((corpus, "ours-topk", 50))
         if fast:

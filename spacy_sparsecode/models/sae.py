@@ -1,10 +1,14 @@
 """Sparse autoencoders over bags of words, sharing one encoder/decoder skeleton.
 
 Encoder: input scaling (tf-idf or log1p, l2-normalised rows), a linear map applied as a
-sparse product (``F.embedding_bag``; the (B, V) input is never densified), a pre-encoder
-bias, then a family's activation. Decoder: non-negative weights with unit-norm rows (kept so
-by ``post_step``), so each latent is a parts-based "topic" whose top words are its largest
-decoder weights.
+sparse product (``CsrBatch.matmul``; the (B, V) input is never densified) plus a bias, then a
+family's activation. There is no pre-encoder subtraction of the decoder bias: with a
+non-negative decoder, ``W_enc (x - b_dec)`` pushes every pre-activation down by the same
+positive ``b_dec · d_j``, so short documents got fewer than k positive activations (on 20
+Newsgroups, held-out NPMI 0.234 with it, 0.249 without; the same on BBC), and its rank-one
+gradient cost a pass over the (V, K) encoder per step. Decoder: non-negative weights with
+unit-norm rows (kept so by ``post_step``), so each latent is a parts-based "topic" whose top
+words are its largest decoder weights.
 
 Families differ only in how pre-activations become codes and in their sparsity penalty:
 
@@ -176,8 +180,8 @@ class SparseAutoencoder(CodeModel):
         self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-8))
 
     def pre_activations(self, scaled: CsrBatch) -> torch.Tensor:
-        """Encoder pre-activations (B, K) of a scaled batch: W_enc (x - b_dec) + b_enc."""
-        return scaled.matmul(self.W_enc) - self.b_dec @ self.W_enc + self.b_enc
+        """Encoder pre-activations (B, K) of a scaled batch: x W_enc + b_enc."""
+        return scaled.matmul(self.W_enc) + self.b_enc
 
     def activate(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Inference codes as padded ``(indices, values)`` (at most k non-zeros per row)."""
