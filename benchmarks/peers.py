@@ -504,7 +504,7 @@ def markdown(summary: List[Dict[str, Any]], checks: List[Dict[str, Any]], meta: 
     header = "| corpus | system | K | train s | NPMI held-out | NPMI train | TD | probe acc | cluster NMI | encode docs/s | L0 |"
     lines += [header, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for e in sorted(summary, key=lambda s: (s["corpus"], s["K"], -s.get("npmi_heldout", -9))):
-        probe = _fmt(e, "probe", 3) + (f" (top-{e.get('ours_l0_k', '')}: {_fmt(e, 'probe_at_ours_l0', 3)})" if "probe_at_ours_l0" in e else "")
+        probe = _fmt(e, "probe", 3) + (f" (top-{e.get('ours_l0_k', 0):.1f}: {_fmt(e, 'probe_at_ours_l0', 3)})" if "probe_at_ours_l0" in e else "")
         system = e["system"] + (f" ({e['n_seeds']} seed{'s' if e['n_seeds'] > 1 else ''})" if e["n_seeds"] != meta["seeds"] else "")
         lines.append(f"| {e['corpus']} | {system} | {e['K']} | {_fmt(e, 'train_s', 1)} | {_fmt(e, 'npmi_heldout', 3)} | "
                      f"{_fmt(e, 'npmi_train', 3)} | {_fmt(e, 'td', 2)} | {probe} | {_fmt(e, 'nmi', 3)} | "
@@ -527,6 +527,16 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def rewrite_tables(out: Path) -> str:
+    """Recompute the targets and the markdown table from a saved ``peers.json`` (no training)."""
+    data = json.loads((out / "peers.json").read_text(encoding="utf8"))
+    data["checks"] = check_targets(data["summary"])
+    _write_atomic(out / "peers.json", json.dumps(data, indent=1, default=float))
+    table = markdown(data["summary"], data["checks"], data["meta"])
+    _write_atomic(out / "peers.md", table)
+    return table
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds per system (default 3)")
@@ -535,7 +545,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--systems", default="", help="comma list (default: all); known: " + ", ".join(SYSTEMS))
     parser.add_argument("--topics", default="20,50", help="comma list of K")
     parser.add_argument("--out", default=str(RESULTS), help="results folder")
+    parser.add_argument("--from-json", action="store_true", help="train nothing: rewrite the tables from the saved peers.json")
     args = parser.parse_args(argv)
+    if args.from_json:
+        print(rewrite_tables(Path(args.out)))
+        return 0
     seeds = 1 if args.quick else args.seeds
     corpora = ["bbc"] if args.quick and args.corpora == "bbc,20ng" else args.corpora.split(",")
     names = args.systems.split(",") if args.systems else list(QUICK_SYSTEMS if args.quick else SYSTEMS)
