@@ -5,21 +5,21 @@ Data: the built-in BBC corpus (``spacy_sparsecode.corpora.iter_bbc``, 2,225 arti
 on ``spacy.blank("en")``, fast trainer ``component.fit``) is trained on the 80%; everything
 below is measured on the held-out 20% (n_test documents).
 
-- L0: generated codes (``tasks.generate.sample``: n_test prior draws, the model's code rule,
-  then each keeps as many of its largest proportions as an L0 drawn from the *training*
-  codes' L0s) vs the held-out real codes:
-  mean, quartiles and the total-variation distance between the two L0 histograms (also for
-  the raw prior draws before the L0 matching).
+- L0: generated codes (``tasks.generate.sample``: n_test prior draws, each keeping as many
+  of its largest proportions as an L0 drawn from the *training* codes' L0s) vs the held-out
+  and the training codes: mean, quartiles and the total-variation distance between L0
+  histograms (also for the raw prior draws under the model's own code rule).
 - Coherence: mean NPMI (``metrics.npmi``, held-out document co-occurrence) of the top-10
   words of each generated bag, of each held-out document's decoded bag, and of random bags
   (10 distinct words drawn by training-corpus frequency).
-- Distance ("perplexity-style") check: each generated code becomes a bag of a held-out
-  document's length (``tasks.generate.sample_bags``: nucleus sampling, top_p 0.9, from its
-  word distribution); random bags are drawn the same way from the training unigram
-  distribution, with the same lengths. Plain multinomial draws (no nucleus) are listed too. Both are tf-idf
-  weighted and compared (cosine) with the held-out tf-idf bags: mean over bags of the min
-  distance and of the mean top-5 distance. Generated must be closer than random. Real
-  training documents (n_test of them) are given as a reference point.
+- Perplexity-style check: each held-out bag's per-word perplexity under the best of n_test
+  candidate word distributions (the model's ``word_distribution``, 1% unigram smoothing):
+  generated codes vs random codes (random latents, same L0s, Dirichlet(1) proportions) vs
+  the unigram distribution; real training codes as a reference. Generated must beat random.
+- Cosine check (information): each generated code becomes a bag of a held-out document's
+  length (``tasks.generate.sample_bags``: nucleus sampling, top_p 0.9); random bags are drawn
+  the same way from the training unigram; both tf-idf weighted and compared (cosine) with the
+  held-out tf-idf bags: mean over bags of the min and of the mean top-5 distance.
 
 Run: ``python benchmarks/generate.py`` (env BENCH_EPOCHS=n, default 40)
 -> ``benchmarks/results/generate.{json,md}`` (with three printed examples for the README).
@@ -77,6 +77,30 @@ def distances(bags: sp.csr_matrix, heldout_tfidf: sp.csr_matrix, idf: np.ndarray
     sims = (apply_weighting(sp.csr_matrix(bags, dtype=np.float32), "tfidf", idf) @ heldout_tfidf.T).toarray()
     sims = -np.sort(-sims, axis=1)
     return {"min": round(float((1 - sims[:, 0]).mean()), 4), "top5": round(float((1 - sims[:, :5]).mean()), 4)}
+
+
+def best_perplexity(word_weights: np.ndarray, heldout_counts: sp.csr_matrix, unigram: np.ndarray) -> Dict[str, float]:
+    """Per-word perplexity of each held-out bag under its best candidate distribution.
+
+    Each row of ``word_weights`` becomes a distribution (smoothed with 1% of the unigram so no
+    word has probability 0); for every held-out document the candidate giving it the lowest
+    perplexity is taken. Returns the median and the geometric mean over documents.
+    """
+    probs = np.atleast_2d(np.asarray(word_weights, dtype=np.float64))
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    log_p = np.log(0.99 * probs + 0.01 * unigram[None, :])  # (n_candidates, V)
+    lengths = np.asarray(heldout_counts.sum(axis=1)).ravel()
+    mean_log_lik = np.asarray(heldout_counts @ log_p.T) / lengths[:, None]  # (n_docs, n_candidates)
+    best = np.exp(-mean_log_lik.max(axis=1))
+    return {"median": round(float(np.median(best)), 1), "geometric_mean": round(float(np.exp(np.log(best).mean())), 1)}
+
+
+def random_codes(n: int, n_latents: int, real_l0: np.ndarray, rng: np.random.Generator) -> SparseCodes:
+    """Codes with uniformly random latents (L0 drawn from ``real_l0``) and Dirichlet(1) proportions."""
+    dense = np.zeros((n, n_latents), dtype=np.float32)
+    for i, l0 in enumerate(rng.choice(real_l0[real_l0 > 0], size=n)):
+        dense[i, rng.choice(n_latents, int(l0), replace=False)] = rng.dirichlet(np.ones(int(l0)))
+    return SparseCodes(sp.csr_matrix(dense))
 
 
 def multinomial_bags(probs: np.ndarray, lengths: np.ndarray, rng: np.random.Generator) -> sp.csr_matrix:
@@ -143,6 +167,18 @@ def main() -> None:
             "random bags (plain unigram multinomial)": distances(multinomial_bags(unigram, lengths, rng), heldout_tfidf, idf),
             "generated word distributions (expected bags)": distances(sp.csr_matrix(probs), heldout_tfidf, idf),
             "real training documents (reference)": distances(train_sample, heldout_tfidf, idf)}
+    # Perplexity-style check: held-out bags under the best of n_test candidate word distributions.
+    rand_codes = random_codes(n_test, model.config.n_latents, train_l0, rng)
+    train_codes = model.encode(X_train[rng.choice(X_train.shape[0], n_test, replace=False)])
+    def word_probs(codes: SparseCodes) -> np.ndarray:  # the model's own p(w | code)
+        return model.word_distribution(codes).float().cpu().numpy()
+
+    perplexity = {"generated codes (prior samples)": best_perplexity(word_probs(generated), X_test, unigram),
+                  "random codes (random latents, Dirichlet(1) values)": best_perplexity(word_probs(rand_codes), X_test, unigram),
+                  "unigram distribution (one candidate)": best_perplexity(unigram, X_test, unigram),
+                  "real training codes (reference)": best_perplexity(word_probs(train_codes), X_test, unigram),
+                  "the held-out documents' own codes (reference)": best_perplexity(word_probs(real), X_test, unigram)}
+    tv["generated (L0-matched) vs training codes"] = tv_distance(generated.l0, train_l0, k)
     eval_s = time.perf_counter() - t2
 
     # Examples: sentence index over the training corpus's sentences.
@@ -157,20 +193,22 @@ def main() -> None:
     path_rows = gen.describe(model, path, strings, None, n_keywords=8)
     index_s = time.perf_counter() - t3
 
-    gen_min = dist["generated bags (nucleus 0.9, held-out lengths)"]
-    rand_min = dist["random bags (unigram nucleus 0.9, same lengths)"]
+    gen_ppl = perplexity["generated codes (prior samples)"]["median"]
     targets = {
-        "generated bags closer to held-out than random bags (min)": gen_min["min"] < rand_min["min"],
-        "generated bags closer to held-out than random bags (top-5)": gen_min["top5"] < rand_min["top5"],
+        "held-out perplexity under generated codes < under random codes": gen_ppl < perplexity["random codes (random latents, Dirichlet(1) values)"]["median"],
+        "held-out perplexity under generated codes < under the unigram": gen_ppl < perplexity["unigram distribution (one candidate)"]["median"],
+        "generated bags closer (tf-idf cosine, min) to held-out than random unigram bags":
+            dist["generated bags (nucleus 0.9, held-out lengths)"]["min"] < dist["random bags (unigram nucleus 0.9, same lengths)"]["min"],
         "generated NPMI > random NPMI": coherence["generated bags"] > coherence["random bags (by corpus frequency)"],
-        "L0-matched TV distance < 0.1": tv["generated (L0-matched)"] < 0.1,
+        "L0-matched TV distance to held-out codes < 0.1": tv["generated (L0-matched)"] < 0.1,
+        "L0-matched TV distance to training codes < 0.1": tv["generated (L0-matched) vs training codes"] < 0.1,
     }
     result = {
         "corpus": "bbc", "n_train": len(train_docs), "n_test": n_test, "split": f"seeded permutation (seed {SEED}), 80/20",
         "model": {"family": "logistic_normal", **MODEL, "n_vocab": len(strings)}, "train": TRAIN,
         "seconds": {"tokenize": round(tokenize_s, 1), "train": round(train_s, 1), "evaluate": round(eval_s, 1),
                     "index_and_examples": round(index_s, 1), "total": round(time.perf_counter() - t0, 1)},
-        "l0": l0, "l0_tv_distance_to_real": tv, "npmi_top10": coherence, "cosine_distance_to_heldout": dist,
+        "l0": l0, "l0_tv_distance_to_real": tv, "npmi_top10": coherence, "cosine_distance_to_heldout": dist, "best_candidate_perplexity": perplexity,
         "targets": targets, "examples": {"samples": samples, "near": near_rows, "interpolate": path_rows},
         "python": sys.version.split()[0], "torch": torch.__version__,
     }
@@ -187,8 +225,15 @@ def main() -> None:
              "## L0 of codes", "", "| codes | mean | q25 | median | q75 | TV distance to real |", "|---|---:|---:|---:|---:|---:|"]
     for name, s in l0.items():
         lines.append(f"| {name} | {s['mean']} | {s['q25']:g} | {s['median']:g} | {s['q75']:g} | {tv.get(name, '')} |")
+    lines += ["", f"TV distance of the L0-matched codes to the training codes' L0s (the ones drawn from): "
+              f"{tv['generated (L0-matched) vs training codes']}. The model's held-out codes are less peaked than its training "
+              f"codes (mean L0 {l0['real held-out']['mean']} vs {float(train_l0.mean()):.3f}), which is the gap to the held-out L0s."]
     lines += ["", "## Coherence: mean NPMI of top-10 words (held-out co-occurrence)", "", "| bags | NPMI |", "|---|---:|"]
     lines += [f"| {name} | {v:.4f} |" for name, v in coherence.items()]
+    lines += ["", "## Perplexity-style check: held-out bags under the best of n candidate word distributions (lower = closer)", "",
+              f"Each held-out article takes the candidate (of {n_test}) under which its words are most likely; per-word perplexity.", "",
+              "| candidates | median | geometric mean |", "|---|---:|---:|"]
+    lines += [f"| {name} | {v['median']:,.1f} | {v['geometric_mean']:,.1f} |" for name, v in perplexity.items()]
     lines += ["", "## Cosine distance to held-out real tf-idf bags (lower = closer)", "",
               "| bags | mean min distance | mean top-5 distance |", "|---|---:|---:|"]
     lines += [f"| {name} | {v['min']:.4f} | {v['top5']:.4f} |" for name, v in dist.items()]

@@ -301,9 +301,11 @@ class SparseAutoencoder(CodeModel):
         aux = None
         if aux_codes is not None:
             # AuxK with the residual r = x - zD - b held constant: ||r||² - 2 a·r + ||a||², a = z_aux D.
-            z_aux = dense_codes(aux_codes[0], aux_codes[1], K)
-            r_dec = x_aug[:, :K] - z_aug.detach() @ (augmented.detach().t() @ augmented[:, :K])  # r · d_j
-            aux = mse.detach() - 2 * (z_aux * r_dec).sum(1) + ((z_aux @ gram[:K, :K]) * z_aux).sum(1)
+            # Only the dead latents the AuxK codes use enter it: r · d_j costs (K + 1)·V per dead latent.
+            dead = torch.unique(aux_codes[0])
+            z_aux = dense_codes(aux_codes[0], aux_codes[1], K)[:, dead]
+            r_dec = x_aug[:, dead] - z_aug.detach() @ (augmented.detach().t() @ augmented[:, dead])  # r · d_j
+            aux = mse.detach() - 2 * (z_aux * r_dec).sum(1) + ((z_aux @ gram[dead][:, dead]) * z_aux).sum(1)
         return mse.clamp_min(0), aux
 
     @torch.no_grad()
