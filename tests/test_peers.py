@@ -47,3 +47,17 @@ def test_truncate_top_abs_keeps_k_per_row(peers):
     out = peers.truncate_top_abs(rep, 2).toarray()
     assert (out != 0).sum(axis=1).tolist() == [2, 2]
     assert out[0, 1] == -3.0 and out[1, 0] == 1.0
+
+
+def test_tables_are_rewritten_from_the_saved_json(peers, tmp_path):
+    import json
+
+    summary = [dict(corpus="bbc", system=name, K=50, n_seeds=1, train_s=t, npmi_heldout=n, td=td)
+               for name, t, n, td in (("ours-topk", 1.0, 0.22, 0.91), ("ours-topk-plain", 0.9, 0.30, 0.6),
+                                      ("sklearn-nmf", 2.0, 0.25, 0.7), ("gensim-lda", 15.0, 0.02, 0.5))]
+    (tmp_path / "peers.json").write_text(json.dumps(dict(meta=dict(date="d", machine="m", seeds=1), summary=summary, checks=[])))
+    table = peers.rewrite_tables(tmp_path)
+    checks = json.loads((tmp_path / "peers.json").read_text())["checks"]
+    npmi = next(c for c in checks if c["target"].startswith("NPMI"))
+    assert npmi["ours"].startswith("ours-topk 0.220") and npmi["met"] is False  # the TD < 0.9 system does not count
+    assert "| bbc | ours-topk | 50 |" in table and (tmp_path / "peers.md").exists()

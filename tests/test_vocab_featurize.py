@@ -70,6 +70,13 @@ def test_token_filters(nlp):
     assert {"the", "42", ",", "7", "and", "x", "!", "\n\n"} <= set(kept.strings)
 
 
+def test_alpha_only_drops_addresses_and_symbols(nlp):
+    text = ["Mail me at jane@example.org or see www.example.com: cats ^^^^ a1b2 dogs cats"]
+    kept = build(nlp, text, alpha_only=True, **ALL).strings
+    assert sorted(kept) == ["cats", "dogs", "mail"]
+    assert "jane@example.org" in build(nlp, text, **ALL).strings  # off by default
+
+
 def test_attr_lower_vs_orth(nlp):
     texts = ["Cat cat CAT dog"]
     assert sorted(build(nlp, texts, **ALL).strings) == ["cat", "dog"]
