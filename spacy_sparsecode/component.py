@@ -399,7 +399,7 @@ class SparseCoder(TrainablePipe):
         path = Path(path)
         settings = read_json(path / "cfg.json")
         check_format_version(settings, path / "cfg.json")
-        self.model.attrs["family"], self.model.attrs["config"] = settings["family"], settings["model"]
+        self.model.attrs["family"], self.model.attrs["config"] = settings["family"], _upgraded_model_config(settings)
         self.vocab_config = VocabConfig(**settings["vocab_config"])
         self.bow_vocab = BagOfWordsVocab.from_dict(read_json(path / "vocab.json"))
         if len(self.bow_vocab) != settings["n_vocab"]:
@@ -424,12 +424,21 @@ class SparseCoder(TrainablePipe):
         from safetensors.torch import load
         data = srsly.msgpack_loads(bytes_data)
         check_format_version(data["cfg"], "<bytes>")
-        self.model.attrs["family"], self.model.attrs["config"] = data["cfg"]["family"], data["cfg"]["model"]
+        self.model.attrs["family"], self.model.attrs["config"] = data["cfg"]["family"], _upgraded_model_config(data["cfg"])
         self.vocab_config = VocabConfig(**data["cfg"]["vocab_config"])
         self.bow_vocab = BagOfWordsVocab.from_dict(data["vocab"])
         self._build_model()
         self.torch_model.load_state_dict({k: v.to(self.torch_model.device) for k, v in load(data["weights"]).items()})
         return self
+
+
+def _upgraded_model_config(settings: Dict[str, Any]) -> Dict[str, Any]:
+    """The model config of saved settings in the current format: a format-1 sparse autoencoder
+    always subtracted the decoder bias before encoding, so it gets ``pre_encoder_bias=True``."""
+    config = dict(settings["model"])
+    if settings.get("format_version") == 1 and settings["family"] in ("topk", "l1", "kl", "threshold"):
+        config.setdefault("pre_encoder_bias", True)
+    return config
 
 
 @registry.scorers("spacy-sparsecode.scorer.v1")

@@ -27,7 +27,10 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 #: Version of the model folder layout written by this package. Bump on breaking changes.
-FORMAT_VERSION = 1
+#: 2: sparse autoencoder configs carry ``pre_encoder_bias`` (version 1 ones always used it).
+FORMAT_VERSION = 2
+#: Versions this package still reads (older ones are upgraded on load).
+READABLE_FORMAT_VERSIONS = (1, 2)
 
 
 @contextlib.contextmanager
@@ -75,7 +78,7 @@ def read_json(path: PathLike) -> Any:
 def check_format_version(meta: Dict[str, Any], path: PathLike) -> None:
     """Fail clearly when a file was written by a newer/unknown format."""
     found = meta.get("format_version")
-    if found != FORMAT_VERSION:
+    if found not in READABLE_FORMAT_VERSIONS:
         raise ValueError(Errors.E022.format(path=path, found=found, supported=FORMAT_VERSION))
 
 

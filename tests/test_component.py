@@ -136,3 +136,14 @@ def test_unknown_format_version_is_refused(saved_pipeline, tmp_path):
     cfg.write_text(json.dumps(json.loads(cfg.read_text()) | {"format_version": 99}))
     with pytest.raises(ValueError, match="format version 99"):
         spacy.load(path)
+
+
+def test_format_1_sae_is_upgraded_to_its_pre_encoder_bias(saved_pipeline, tmp_path):
+    path = _copy(saved_pipeline, tmp_path)
+    cfg = path / "sparsecode" / "cfg.json"
+    settings = json.loads(cfg.read_text())
+    assert settings["format_version"] == 2 and settings["model"]["pre_encoder_bias"] is False
+    settings["model"].pop("pre_encoder_bias")
+    cfg.write_text(json.dumps(settings | {"format_version": 1}))
+    model = spacy.load(path).get_pipe("sparsecode").torch_model
+    assert model.config.pre_encoder_bias is True  # format 1 always subtracted the decoder bias
