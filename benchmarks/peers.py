@@ -520,21 +520,21 @@ def markdown(summary: List[Dict[str, Any]], checks: List[Dict[str, Any]], meta: 
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf8")
-    tmp.replace(path)
+def write_results(out: Path, data: Dict[str, Any]) -> str:
+    """Write ``peers.json`` and the markdown table ``peers.md`` (each atomically); return the table."""
+    from spacy_sparsecode.io import write_bytes_atomic
+
+    write_bytes_atomic(out / "peers.json", json.dumps(data, indent=1, default=float).encode("utf8"))
+    table = markdown(data["summary"], data["checks"], data["meta"])
+    write_bytes_atomic(out / "peers.md", table.encode("utf8"))
+    return table
 
 
 def rewrite_tables(out: Path) -> str:
     """Recompute the targets and the markdown table from a saved ``peers.json`` (no training)."""
     data = json.loads((out / "peers.json").read_text(encoding="utf8"))
     data["checks"] = check_targets(data["summary"])
-    _write_atomic(out / "peers.json", json.dumps(data, indent=1, default=float))
-    table = markdown(data["summary"], data["checks"], data["meta"])
-    _write_atomic(out / "peers.md", table)
-    return table
+    return write_results(out, data)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -609,11 +609,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     meta = dict(date=time.strftime("%Y-%m-%d"), machine=f"{platform.machine()} CPU, {os.cpu_count()} cores (torch {torch.__version__}, "
                 f"{torch.get_num_threads()} threads)", seeds=seeds, corpora=notes, skipped=skipped, command=" ".join(sys.argv))
-    out = Path(args.out)
-    _write_atomic(out / "peers.json", json.dumps(dict(meta=meta, summary=summary, checks=checks, runs=rows), indent=1, default=float))
-    table = markdown(summary, checks, meta)
-    _write_atomic(out / "peers.md", table)
-    print(table)
+    print(write_results(Path(args.out), dict(meta=meta, summary=summary, checks=checks, runs=rows)))
     return 0
 
 

@@ -7,6 +7,7 @@ safetensors next to JSON settings and the vocabulary; nothing is pickled.
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -30,7 +31,7 @@ from .extensions import CODE_KEY, MODEL_KEY, SPANS_KEY, SUMMARY_KEY, install_ext
 from .featurize import docs_to_csr
 from .io import FORMAT_VERSION, check_format_version, load_tensors, read_json, save_tensors, write_json_atomic
 from .metrics import top_words
-from .models import CsrBatch
+from .models import CsrBatch, model_class
 from .training import TrainConfig, Trainer
 from .vocab import BagOfWordsVocab, VocabConfig
 
@@ -433,10 +434,12 @@ class SparseCoder(TrainablePipe):
 
 
 def _upgraded_model_config(settings: Dict[str, Any]) -> Dict[str, Any]:
-    """The model config of saved settings in the current format: a format-1 sparse autoencoder
-    always subtracted the decoder bias before encoding, so it gets ``pre_encoder_bias=True``."""
+    """The model config of saved settings in the current format: format 1 had no
+    ``pre_encoder_bias`` and always subtracted the decoder bias before encoding, so a family
+    whose config has that field gets ``pre_encoder_bias=True``."""
     config = dict(settings["model"])
-    if settings.get("format_version") == 1 and settings["family"] in ("topk", "l1", "kl", "threshold"):
+    fields = {f.name for f in dataclasses.fields(model_class(settings["family"]).config_class)}
+    if settings.get("format_version") == 1 and "pre_encoder_bias" in fields:
         config.setdefault("pre_encoder_bias", True)
     return config
 

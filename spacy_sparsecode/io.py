@@ -79,7 +79,7 @@ def check_format_version(meta: Dict[str, Any], path: PathLike) -> None:
     """Fail clearly when a file was written by a newer/unknown format."""
     found = meta.get("format_version")
     if found not in READABLE_FORMAT_VERSIONS:
-        raise ValueError(Errors.E022.format(path=path, found=found, supported=FORMAT_VERSION))
+        raise ValueError(Errors.E022.format(path=path, found=found, supported=" or ".join(map(str, READABLE_FORMAT_VERSIONS))))
 
 
 def save_tensors(path: PathLike, tensors: Dict[str, torch.Tensor]) -> None:
