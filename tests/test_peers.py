@@ -49,6 +49,25 @@ def test_truncate_top_abs_keeps_k_per_row(peers):
     assert out[0, 1] == -3.0 and out[1, 0] == 1.0
 
 
+def test_truncate_top_abs_takes_a_count_per_row(peers):
+    rep = np.array([[0.1, -3.0, 2.0, 0.5], [1.0, 0.0, -0.2, 0.3], [4.0, 1.0, 1.0, 1.0]])
+    out = peers.truncate_top_abs(rep, np.array([1, 4, 0])).toarray()
+    assert (out != 0).sum(axis=1).tolist() == [1, 3, 0]  # row 1 keeps all 4 values, one of them 0.0
+    assert out[0].tolist() == [0, -3.0, 0, 0] and out[1].tolist() == [1.0, 0, -0.2, 0.3]
+
+
+def test_probe_target_compares_each_of_ours_to_lsa_at_its_own_non_zeros(peers):
+    summary = [dict(corpus="bbc", system="ours-topk", K=50, probe=0.95, l0=12.0),
+               dict(corpus="bbc", system="ours-topk-plain", K=50, probe=0.96, l0=6.0),
+               dict(corpus="bbc", system="lsa", K=50, probe=0.97, **{"probe_at_l0:ours-topk": 0.965, "probe_at_l0:ours-topk-plain": 0.95})]
+    (check,) = [c for c in peers.check_targets(summary) if c["target"].startswith("probe")]
+    assert check["met"] is True and check["ours"].startswith("ours-topk-plain 0.960")
+    assert "ours-topk 0.950 vs 0.965" in check["peer"]
+    summary[1]["probe"] = 0.94
+    (check,) = [c for c in peers.check_targets(summary) if c["target"].startswith("probe")]
+    assert check["met"] is False
+
+
 def test_tables_are_rewritten_from_the_saved_json(peers, tmp_path):
     import json
 
