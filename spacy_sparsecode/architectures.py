@@ -188,12 +188,14 @@ def build_gaussian_vae(
     beta: float = 1.0,
     kl_anneal_steps: int = 0,
     code_threshold: float = 0.0,
+    prior_components: int = 10,
     seed: int = 0,
 ) -> Model[sp.csr_matrix, Any]:
-    """beta-VAE topic model (Gaussian latent, NVDM-style decoder); codes: top ``k`` of softmax(mu)."""
+    """beta-VAE topic model (Gaussian latent, NVDM-style decoder); codes: top ``k`` of softmax(mu).
+    ``prior_components``: size of the ex-post Gaussian-mixture prior ``sample`` draws from."""
     return sparse_code_model("gaussian", dict(n_latents=n_latents, k=k, scaling=scaling, hidden=hidden, dropout=dropout,
-                                              beta=beta, kl_anneal_steps=kl_anneal_steps,
-                                              code_threshold=code_threshold, seed=seed))
+                                              beta=beta, kl_anneal_steps=kl_anneal_steps, code_threshold=code_threshold,
+                                              prior_components=prior_components, seed=seed))
 
 
 @registry.architectures("spacy-sparsecode.LogisticNormalVAE.v1")
@@ -207,13 +209,15 @@ def build_logistic_normal_vae(
     alpha: float = 1.0,
     kl_anneal_steps: int = 0,
     code_threshold: float = 0.0,
+    prior_components: int = 10,
     seed: int = 0,
 ) -> Model[sp.csr_matrix, Any]:
-    """ProdLDA-style VAE (logistic-normal prior, batch-norm'd decoder); codes: top ``k`` of softmax(mu)."""
+    """ProdLDA-style VAE (logistic-normal prior, batch-norm'd decoder); codes: top ``k`` of softmax(mu).
+    ``prior_components``: size of the ex-post Gaussian-mixture prior ``sample`` draws from."""
     return sparse_code_model("logistic_normal", dict(n_latents=n_latents, k=k, scaling=scaling, hidden=hidden,
                                                      dropout=dropout, beta=beta, alpha=alpha,
                                                      kl_anneal_steps=kl_anneal_steps, code_threshold=code_threshold,
-                                                     seed=seed))
+                                                     prior_components=prior_components, seed=seed))
 
 
 @registry.architectures("spacy-sparsecode.Dictionary.v1")

@@ -197,6 +197,9 @@ def generate(
         extra = [{"kind": "interpolate", "step": i, "t": round(i / (steps - 1), 4), "from": label_a, "to": label_b,
                   "through": how} for i in range(steps)]
     elif doc is None:
+        if gen.ensure_prior(torch_model, component.featurize(docs)):
+            console.print("[yellow]The model's ex-post prior was not fitted (a spacy train model?): "
+                          f"fitted it on {len(docs)} documents of {corpus} for this run (not saved).[/yellow]")
         codes = gen.sample(torch_model, n, real.l0, seed)
         extra = [{"kind": "sample"}] * n
     else:

@@ -433,14 +433,19 @@ class SparseCoder(TrainablePipe):
         return self
 
 
+#: Model-config fields added by a format version, with the value that reproduces how older
+#: formats behaved: format 1 always subtracted the SAE decoder bias before encoding; formats
+#: 1-2 had no ex-post prior buffers in the VAEs.
+_ADDED_FIELDS = {"pre_encoder_bias": (2, True), "prior_components": (3, 0)}
+
+
 def _upgraded_model_config(settings: Dict[str, Any]) -> Dict[str, Any]:
-    """The model config of saved settings in the current format: format 1 had no
-    ``pre_encoder_bias`` and always subtracted the decoder bias before encoding, so a family
-    whose config has that field gets ``pre_encoder_bias=True``."""
+    """The model config of saved settings in the current format (see ``_ADDED_FIELDS``)."""
     config = dict(settings["model"])
     fields = {f.name for f in dataclasses.fields(model_class(settings["family"]).config_class)}
-    if settings.get("format_version") == 1 and "pre_encoder_bias" in fields:
-        config.setdefault("pre_encoder_bias", True)
+    for name, (added_in, legacy_value) in _ADDED_FIELDS.items():
+        if settings.get("format_version", FORMAT_VERSION) < added_in and name in fields:
+            config.setdefault(name, legacy_value)
     return config
 
 

@@ -101,7 +101,9 @@ class Trainer:
         """Train on the rows of ``matrix`` (raw counts); returns the per-epoch history.
 
         ``init_from_data`` runs the model's data-dependent initialisation on a fresh start
-        (pass False when the caller has already initialised the model).
+        (pass False when the caller has already initialised the model). When the epochs are
+        done, the model's ``finish_fit`` gets the same sample of up to 8,192 rows (the VAEs
+        fit their ex-post prior on it).
         """
         matrix = sp.csr_matrix(matrix, dtype=np.float32)
         keep = np.flatnonzero(np.diff(matrix.indptr) > 0)
@@ -114,9 +116,9 @@ class Trainer:
             self.state.history.append({**stats, "epoch": 1, "seconds": time.perf_counter() - start})
             return self.state.history
         resumed = resume and checkpoint_dir is not None and self.load_checkpoint(checkpoint_dir)
+        sample = np.sort(np.random.default_rng(self.config.seed).permutation(matrix.shape[0])[:8192])
         if init_from_data and not resumed and self.state.global_step == 0:
-            sample = np.random.default_rng(self.config.seed).permutation(matrix.shape[0])[:8192]
-            self.model.init_from_data(CsrBatch.from_csr(matrix[np.sort(sample)], self.device))
+            self.model.init_from_data(CsrBatch.from_csr(matrix[sample], self.device))
         cfg = self.config
         n_batches = math.ceil(matrix.shape[0] / cfg.batch_size)
         total_steps = n_batches * cfg.epochs
@@ -131,6 +133,7 @@ class Trainer:
                     self.save_checkpoint(checkpoint_dir)
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(stats)
+        self.model.finish_fit(CsrBatch.from_csr(matrix[sample], self.device))
         return self.state.history
 
     def _run_epoch(self, matrix: sp.csr_matrix, n_batches: int, total_steps: int,

@@ -12,6 +12,7 @@ from spacy.tokens import DocBin
 from spacy.training import Example
 
 from spacy_sparsecode.codes import SparseCode
+from spacy_sparsecode.io import FORMAT_VERSION
 
 
 def test_codes_are_sparse_and_topics_sorted(trained_nlp, sample_texts):
@@ -142,7 +143,7 @@ def test_format_1_sae_is_upgraded_to_its_pre_encoder_bias(saved_pipeline, tmp_pa
     path = _copy(saved_pipeline, tmp_path)
     cfg = path / "sparsecode" / "cfg.json"
     settings = json.loads(cfg.read_text())
-    assert settings["format_version"] == 2 and settings["model"]["pre_encoder_bias"] is False
+    assert settings["format_version"] == FORMAT_VERSION and settings["model"]["pre_encoder_bias"] is False
     settings["model"].pop("pre_encoder_bias")
     cfg.write_text(json.dumps(settings | {"format_version": 1}))
     model = spacy.load(path).get_pipe("sparsecode").torch_model

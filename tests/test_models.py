@@ -192,6 +192,51 @@ def test_vae_sample_shapes_sparsity_and_reproducibility(trained, family):
     assert model.sample(0).matrix.shape == (0, 8)
 
 
+@pytest.mark.parametrize("family", ["gaussian", "logistic_normal"])
+def test_vae_ex_post_prior_is_fitted_on_the_posterior_means(trained, data, family):
+    model, *_ = trained[family]
+    assert model.has_fitted_prior  # the trainer's finish_fit fitted it
+    weights, means = model.mixture_weights.numpy(), model.mixture_means.numpy()
+    assert weights.sum() == pytest.approx(1.0, abs=1e-5) and (weights >= 0).all()
+    model.eval()
+    rows = data[0][np.diff(data[0].indptr) > 0]
+    with torch.no_grad():
+        mu = model.posterior(CsrBatch.from_csr(rows))[0].numpy()
+    # EM keeps the mixture's overall mean at the data mean; the trainer fits on all rows here
+    np.testing.assert_allclose(weights @ means, mu.mean(axis=0), atol=1e-3)
+
+
+def test_vae_samples_come_from_the_ex_post_prior():
+    model = small_model("gaussian")
+    assert not model.has_fitted_prior  # untrained: draws come from the training prior
+    model.mixture_weights.zero_()
+    model.mixture_weights[2] = 1.0  # one component, centred on latent 5, tight
+    model.mixture_means[2] = torch.tensor([0.0] * 5 + [6.0] + [0.0] * 2)
+    model.mixture_vars[2] = 0.01
+    mixtures = model.sample_mixture(50, torch.Generator().manual_seed(0))
+    assert (mixtures.argmax(dim=1) == 5).all() and (mixtures[:, 5] > 0.9).all()
+    model.mixture_weights.zero_()
+    assert not (model.sample_mixture(50, torch.Generator().manual_seed(0)).argmax(dim=1) == 5).all()
+
+
+def test_vae_without_prior_components_samples_the_training_prior(data):
+    model = small_model("gaussian", prior_components=0)
+    Trainer(model, TrainConfig(lr=0.02, batch_size=16, epochs=1, seed=0), progress=False).fit(data[0])
+    assert not model.has_fitted_prior and "mixture_weights" not in dict(model.named_buffers())
+    assert model.sample(4).matrix.shape == (4, 8)
+    with pytest.raises(ValueError, match="prior_components"):
+        small_model("gaussian", prior_components=-1)
+
+
+def test_vae_ex_post_prior_is_saved_with_the_weights(trained, tmp_path):
+    model, *_ = trained["logistic_normal"]
+    save_tensors(tmp_path / "m.safetensors", model.weight_tensors())
+    fresh = small_model("logistic_normal")
+    fresh.load_state_dict(load_tensors(tmp_path / "m.safetensors"))
+    assert fresh.has_fitted_prior
+    np.testing.assert_array_equal(fresh.mixture_means.numpy(), model.mixture_means.numpy())
+
+
 def test_vae_code_threshold_drops_small_proportions(trained, data):
     model, *_ = trained["logistic_normal"]
     strict = small_model("logistic_normal", code_threshold=0.3)

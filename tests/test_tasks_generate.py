@@ -210,3 +210,34 @@ def test_sample_bags_draws_from_the_codes_words(vae_nlp):
         order = np.argsort(-row, kind="stable")
         nucleus = order[: int(np.searchsorted(np.cumsum(row[order]) / row.sum(), 0.5)) + 1]
         assert bag.sum() == 30 and set(bag.indices) <= set(nucleus.tolist())
+
+
+def test_format_2_vae_loads_without_the_ex_post_prior(vae_nlp, tmp_path):
+    import spacy
+
+    from spacy_sparsecode.io import load_tensors, save_tensors
+
+    vae_nlp.to_disk(tmp_path / "nlp")
+    folder = tmp_path / "nlp" / "sparsecode"
+    assert vae_nlp.get_pipe("sparsecode").torch_model.has_fitted_prior
+    settings = json.loads((folder / "cfg.json").read_text())
+    settings["model"].pop("prior_components", None)
+    (folder / "cfg.json").write_text(json.dumps(settings | {"format_version": 2}))
+    tensors = {k: v for k, v in load_tensors(folder / "model.safetensors").items() if not k.startswith("mixture_")}
+    save_tensors(folder / "model.safetensors", tensors)  # format 2 had no mixture buffers
+    model = spacy.load(tmp_path / "nlp").get_pipe("sparsecode").torch_model
+    assert model.config.prior_components == 0 and not model.has_fitted_prior
+    assert model.sample(3).matrix.shape[0] == 3
+
+
+def test_ensure_prior_fits_an_unfitted_vae_and_leaves_others(vae_nlp, trained_nlp, sample_texts):
+    from spacy_sparsecode.tasks.generate import ensure_prior
+
+    model, X = _vae_rows(vae_nlp, sample_texts)
+    fitted = model.mixture_means.clone()
+    model.mixture_weights.zero_()  # as after `spacy train`: no finish_fit
+    assert ensure_prior(model, X) and model.has_fitted_prior
+    assert not ensure_prior(model, X)  # already fitted: left alone
+    assert model.mixture_means.shape == fitted.shape
+    sae = trained_nlp.get_pipe("sparsecode")
+    assert not ensure_prior(sae.torch_model, sae.featurize([trained_nlp.make_doc(sample_texts[0])]))

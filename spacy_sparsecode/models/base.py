@@ -237,6 +237,9 @@ class CodeModel(torch.nn.Module):
     def post_step(self) -> None:
         """Called after every optimizer step (projections, constraints); nothing by default."""
 
+    def finish_fit(self, batch: CsrBatch) -> None:
+        """Called once training ends, with a sample of training rows; nothing by default."""
+
     def fit_direct(self, matrix: sp.csr_matrix) -> Dict[str, float]:
         """Fit a non-SGD family on a whole CSR matrix of counts; returns fit statistics."""
         raise NotImplementedError(Errors.E600.format(family=self.family))

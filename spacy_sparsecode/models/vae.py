@@ -22,8 +22,16 @@ steps; the step counter is a buffer (``steps``), so it is saved with the weights
 Sparse codes (the documented rule): a document's code is the topic mixture at the
 posterior mean, ``theta = softmax(mu)``; its ``k`` largest proportions are kept and those
 below ``code_threshold`` dropped. The values are the kept proportions, not renormalised.
-``sample(n)`` draws z from the prior and applies the same rule; ``decode`` turns codes
-into word logits and ``word_distribution`` into probabilities.
+``sample(n)`` draws z and applies the same rule; ``decode`` turns codes into word logits and
+``word_distribution`` into probabilities.
+
+Sampling uses an ex-post prior (Ghosh et al. 2020, "From variational to deterministic
+autoencoders"): when training ends (``finish_fit``, called by the fast trainer) a diagonal
+Gaussian mixture with ``prior_components`` components is fitted to the posterior means of a
+sample of training documents, and z is drawn from it. The training prior is a poor sampler:
+the aggregate posterior it regularises towards leaves holes, and codes drawn from it mix
+topics no document mixes. With ``prior_components=0``, or before the mixture is fitted (e.g.
+a model trained through ``spacy train``), z is drawn from the training prior.
 """
 
 from __future__ import annotations
@@ -49,10 +57,13 @@ class VAEConfig(ModelConfig):
     beta: float = 1.0
     kl_anneal_steps: int = 0
     code_threshold: float = 0.0
+    prior_components: int = 10
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_field("hidden", self.hidden, isinstance(self.hidden, int) and self.hidden > 0, "a positive int")
+        check_field("prior_components", self.prior_components,
+                    isinstance(self.prior_components, int) and self.prior_components >= 0, "an int >= 0 (0: sample from the training prior)")
         check_field("dropout", self.dropout, 0 <= self.dropout < 1, "a float in [0, 1)")
         check_field("beta", self.beta, self.beta >= 0, "a float >= 0")
         check_field("kl_anneal_steps", self.kl_anneal_steps, self.kl_anneal_steps >= 0, "an int >= 0 (0: no annealing)")
@@ -98,6 +109,11 @@ class TopicVAE(CodeModel):
         self.logvar_norm = torch.nn.BatchNorm1d(K, affine=False)
         self.beta = torch.nn.Parameter(init_uniform_(torch.empty(K, V), K, g))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+        C = config.prior_components  # the ex-post prior; all-zero weights: not fitted yet
+        if C:
+            self.register_buffer("mixture_weights", torch.zeros(C))
+            self.register_buffer("mixture_means", torch.zeros(C, K))
+            self.register_buffer("mixture_vars", torch.ones(C, K))
 
     # --- prior ----------------------------------------------------------------------
     def prior(self) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -146,16 +162,50 @@ class TopicVAE(CodeModel):
         """softmax of each topic's decoder row: same ranking as ``beta``, non-negative."""
         return torch.softmax(self.beta.detach().float(), dim=1)
 
+    @property
+    def has_fitted_prior(self) -> bool:
+        """Whether the ex-post mixture prior has been fitted (``fit_prior``)."""
+        return self.config.prior_components > 0 and bool(self.mixture_weights.sum() > 0)
+
+    @torch.no_grad()
+    def fit_prior(self, batch: CsrBatch) -> None:
+        """Fit the ex-post prior: a diagonal Gaussian mixture over the posterior means of ``batch``."""
+        from sklearn.mixture import GaussianMixture  # scikit-learn loads lazily: it slows every import
+
+        n_components = min(self.config.prior_components, batch.n_rows)
+        if n_components == 0:
+            return
+        was_training = self.training
+        self.eval()
+        try:
+            mu = self.posterior(batch)[0].float().cpu().numpy()
+        finally:
+            self.train(was_training)
+        gmm = GaussianMixture(n_components, covariance_type="diag", reg_covar=1e-3, random_state=self.config.seed).fit(mu)
+        for buffer, fitted, fill in ((self.mixture_weights, gmm.weights_, 0.0), (self.mixture_means, gmm.means_, 0.0),
+                                     (self.mixture_vars, gmm.covariances_, 1.0)):
+            buffer.fill_(fill)
+            buffer[:n_components] = torch.as_tensor(fitted, dtype=buffer.dtype)
+
+    def finish_fit(self, batch: CsrBatch) -> None:
+        self.fit_prior(batch)
+
     @torch.no_grad()
     def sample_mixture(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """Dense topic mixtures (n, K) of ``n`` draws of z from the prior."""
+        """Dense topic mixtures (n, K) of ``n`` draws of z (ex-post prior if fitted, else the training prior)."""
         check_field("n", n, isinstance(n, int) and n >= 0, "an int >= 0")
+        generator = generator if generator is not None else self.generator
+        noise = torch.randn(n, self.config.n_latents, generator=generator).to(self.device)
+        if self.has_fitted_prior:
+            component = torch.multinomial(self.mixture_weights.float().cpu(), n, replacement=True, generator=generator) if n else \
+                torch.zeros(0, dtype=torch.long)
+            component = component.to(self.device)
+            return self.mixture(self.mixture_means[component] + self.mixture_vars[component].sqrt() * noise)
         mean, var = self.prior()
-        noise = torch.randn(n, self.config.n_latents, generator=generator if generator is not None else self.generator)
-        return self.mixture(mean + var.sqrt() * noise.to(self.device))
+        return self.mixture(mean + var.sqrt() * noise)
 
     def sample(self, n: int, generator: Optional[torch.Generator] = None) -> SparseCodes:
-        """``n`` new codes: z drawn from the prior, then the same sparsity rule as ``encode``."""
+        """``n`` new codes: z drawn as in ``sample_mixture``, then the same sparsity rule as ``encode``."""
         indices, values = self.sparsify(self.sample_mixture(n, generator))
         return SparseCodes.from_padded(indices.cpu().numpy(), values.float().cpu().numpy(), self.config.n_latents)
 

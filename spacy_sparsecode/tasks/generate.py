@@ -79,6 +79,19 @@ def sample(model: CodeModel, n: int, real_l0: np.ndarray, seed: int = 0) -> Spar
 Rows = Union[sp.spmatrix, CsrBatch]
 
 
+def ensure_prior(model: CodeModel, counts: sp.spmatrix) -> bool:
+    """Fit the model's ex-post prior on ``counts`` (rows over its vocabulary) if it has one that
+    is not fitted yet (e.g. a VAE trained through ``spacy train``); True when it was fitted here."""
+    if getattr(model, "config", None) is None or not getattr(model.config, "prior_components", 0) or model.has_fitted_prior:
+        return False
+    rows = sp.csr_matrix(counts, dtype=np.float32)
+    rows = rows[np.flatnonzero(np.diff(rows.indptr) > 0)[:8192]]
+    if rows.shape[0] == 0:
+        return False
+    model.fit_prior(CsrBatch.from_csr(rows, model.device))
+    return True
+
+
 def can_encode_posterior(model: CodeModel) -> bool:
     """Whether the model has a posterior q(z | x) and a code rule over z (the VAE families)."""
     return can_sample(model) and callable(getattr(model, "posterior", None)) and callable(getattr(model, "sparsify", None))
