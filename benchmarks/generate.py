@@ -263,7 +263,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     lines += [f"| {name} | {v['min']:.4f} | {v['top5']:.4f} |" for name, v in dist.items()]
     lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if v else 'missed'}" for k, v in targets.items()) + ".", "",
               "References (median perplexity ratios): " + "; ".join(f"{k} = {v}" for k, v in references.items()) + ".", "",
-              "## Examples", "", "Three codes sampled from the prior (keywords, then the two closest real training sentences):", ""]
+              "## Examples", "", "Three codes sampled from the ex-post prior (keywords, then the two closest real training sentences):", ""]
     for i, row in enumerate(samples, 1):
         lines.append(f"{i}. **{' · '.join(row['keywords'])}**")
         lines += [f"   > {s}" for s in row["sentences"]]
