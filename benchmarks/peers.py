@@ -412,10 +412,14 @@ def _row_nnz(rep: Any) -> np.ndarray:
     return np.diff(rep.indptr) if sp.issparse(rep) else np.count_nonzero(np.asarray(rep), axis=1)
 
 
+RowNnz = Tuple[np.ndarray, np.ndarray]  # non-zeros per (train, test) document
+
+
 def evaluate(name: str, fitted: Fitted, corpus: Corpus, K: int,
-             ours_nnz: Optional[Dict[str, Tuple[np.ndarray, np.ndarray]]] = None) -> Dict[str, Any]:
-    """Score one fitted system. For LSA, ``ours_nnz`` maps each of our systems to its codes'
-    non-zeros per (train, test) document: LSA is also probed truncated to those counts."""
+             ours_nnz: Optional[Dict[str, RowNnz]] = None) -> Tuple[Dict[str, Any], Optional[RowNnz]]:
+    """Score one fitted system: its result row, and for our systems their codes' non-zeros per
+    document (None for peers). For LSA, ``ours_nnz`` maps each of our systems to those counts:
+    LSA is also probed truncated to them."""
     from spacy_sparsecode.metrics import cluster_nmi, mean_l0, probe_accuracy, topic_report
 
     report = topic_report(np.asarray(fitted.topic_word, dtype=np.float64), corpus.test, corpus.train)
@@ -427,17 +431,17 @@ def evaluate(name: str, fitted: Fitted, corpus: Corpus, K: int,
     row["l0"] = mean_l0(sp.csr_matrix(_dense(test_repr)) if not sp.issparse(test_repr) else test_repr)
     if corpus.y_train is None:
         row["label_note"] = "corpus has no labels: probe and NMI skipped"
-        return row
+        return row, None
     train_repr = fitted.train_repr if fitted.train_repr is not None else fitted.encode(corpus.train)
     row["probe"] = probe_accuracy(train_repr, corpus.y_train, test_repr, corpus.y_test)
     row["nmi"] = cluster_nmi(sp.csr_matrix(_dense(test_repr)) if not sp.issparse(test_repr) else test_repr, corpus.y_test)
     if name == "lsa":
         for system, (train_nnz, test_nnz) in (ours_nnz or {}).items():
-            row[f"probe_at_l0:{system}"] = probe_accuracy(truncate_top_abs(_dense(train_repr), train_nnz), corpus.y_train,
+            row[MATCHED_PROBE + system] = probe_accuracy(truncate_top_abs(_dense(train_repr), train_nnz), corpus.y_train,
                                                           truncate_top_abs(_dense(test_repr), test_nnz), corpus.y_test)
     elif name.startswith("ours"):
-        row["_train_nnz"], row["_test_nnz"] = _row_nnz(train_repr), _row_nnz(test_repr)
-    return row
+        return row, (_row_nnz(train_repr), _row_nnz(test_repr))
+    return row, None
 
 
 # --------------------------------------------------------------------------- driver
@@ -469,10 +473,10 @@ def summarise(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     return out
 
 
-def _probe_checks(summary: List[Dict[str, Any]], corpus: str) -> List[Dict[str, Any]]:
-    """Features target: our best codes' probe accuracy >= LSA's at the same non-zeros per document."""
+def _probe_checks(summary: List[Dict[str, Any]], by: Dict[Tuple[str, str, int], Dict[str, Any]], corpus: str) -> List[Dict[str, Any]]:
+    """Features target: our best codes' probe accuracy >= LSA's at the same non-zeros per document
+    (``by``: the summary keyed by corpus, system and K)."""
     checks = []
-    by = {(s["corpus"], s["system"], s["K"]): s for s in summary}
     for K in (20, 50):
         lsa = by.get((corpus, "lsa", K))
         mine = [s for s in summary if s["corpus"] == corpus and s["K"] == K and f"{MATCHED_PROBE}{s['system']}" in (lsa or {})]
@@ -495,7 +499,7 @@ def check_targets(summary: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     for corpus in sorted({s["corpus"] for s in summary}):
         ours = [s for s in summary if s["corpus"] == corpus and s["K"] == 50 and s["system"].startswith("ours")]
         peers = [s for s in summary if s["corpus"] == corpus and s["K"] == 50 and not s["system"].startswith("ours") and s["system"] != "lsa"]
-        checks += _probe_checks(summary, corpus)
+        checks += _probe_checks(summary, by, corpus)
         if not ours or not peers:
             continue
         diverse = [s for s in ours if s["td"] >= 0.9]  # the target counts our systems with TD >= 0.9
@@ -605,20 +609,19 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"   {corpus_name} has no labels: probe accuracy and cluster NMI are skipped")
         for K in topics:
             for seed in range(seeds):
-                ours_nnz: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
+                ours_nnz: Dict[str, RowNnz] = {}
                 for name in runnable:
                     if seed > 0 and name in ONE_SEED_SYSTEMS:
                         continue
                     try:
                         fitted = SYSTEMS[name][2](corpus, K, seed)
-                        row = evaluate(name, fitted, corpus, K, ours_nnz)
+                        row, nnz = evaluate(name, fitted, corpus, K, ours_nnz)
                     except Exception as error:  # one failing peer must not sink the run
                         print(f"   {name} K={K} seed={seed} failed: {type(error).__name__}: {error}")
                         skipped[f"{name} K={K} seed={seed}"] = f"{type(error).__name__}: {error}"
                         continue
-                    train_nnz, test_nnz = row.pop("_train_nnz", None), row.pop("_test_nnz", None)
-                    if train_nnz is not None:
-                        ours_nnz[name] = (train_nnz, test_nnz)
+                    if nnz is not None:
+                        ours_nnz[name] = nnz
                     row.update(corpus=corpus_name, seed=seed)
                     if fitted.settings:
                         row["settings"] = {k: v for k, v in fitted.settings.items() if k != "history"}

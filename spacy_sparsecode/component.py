@@ -31,7 +31,7 @@ from .extensions import CODE_KEY, MODEL_KEY, SPANS_KEY, SUMMARY_KEY, install_ext
 from .featurize import docs_to_csr
 from .io import FORMAT_VERSION, check_format_version, load_tensors, read_json, save_tensors, write_json_atomic
 from .metrics import top_words
-from .models import CsrBatch, model_class
+from .models import DATA_SAMPLE_ROWS, CsrBatch, model_class
 from .training import TrainConfig, Trainer
 from .vocab import BagOfWordsVocab, VocabConfig
 
@@ -48,7 +48,6 @@ dead_after_docs = 2000
 seed = 0
 """
 DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
-INIT_SAMPLE_DOCS = 8192
 
 
 @Language.factory(
@@ -147,14 +146,14 @@ class SparseCoder(TrainablePipe):
         What ``initialize`` does once the vocabulary and the featurised sample exist; used by
         ``sparsecode train``, which tokenises the corpus once and caches both.
         bow_vocab (BagOfWordsVocab): the vocabulary (its config becomes the component's).
-        sample (csr_matrix): counts over ``bow_vocab`` of the first ``INIT_SAMPLE_DOCS`` docs.
+        sample (csr_matrix): counts over ``bow_vocab`` of the first ``DATA_SAMPLE_ROWS`` docs.
         """
         if len(bow_vocab) == 0:
             raise ValueError(Errors.E011.format(name=self.name, min_df=bow_vocab.config.min_df))
         self.vocab_config = bow_vocab.config
         self.bow_vocab = bow_vocab
         self._build_model()
-        sample = sp.csr_matrix(sample[:INIT_SAMPLE_DOCS], dtype=np.float32)
+        sample = sp.csr_matrix(sample[:DATA_SAMPLE_ROWS], dtype=np.float32)
         sample = sample[np.diff(sample.indptr) > 0]
         if sample.shape[0] == 0:
             raise ValueError(Errors.E011.format(name=self.name, min_df=self.vocab_config.min_df))
@@ -185,7 +184,7 @@ class SparseCoder(TrainablePipe):
         if len(self.bow_vocab) == 0:
             raise ValueError(Errors.E011.format(name=self.name, min_df=self.vocab_config.min_df))
         self._build_model()
-        sample = self.featurize(eg.reference for eg in islice(get_examples(), INIT_SAMPLE_DOCS))
+        sample = self.featurize(eg.reference for eg in islice(get_examples(), DATA_SAMPLE_ROWS))
         sample = sample[np.diff(sample.indptr) > 0]
         if sample.shape[0] == 0:
             raise ValueError(Errors.E011.format(name=self.name, min_df=self.vocab_config.min_df))

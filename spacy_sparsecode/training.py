@@ -20,7 +20,7 @@ import torch
 
 from .errors import Errors
 from .io import FORMAT_VERSION, load_tensors, read_json, save_tensors, write_json_atomic
-from .models.base import CodeModel, CsrBatch, check_field
+from .models.base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, check_field
 from .progress import progress_bar
 
 LATEST = "latest.json"
@@ -102,7 +102,7 @@ class Trainer:
 
         ``init_from_data`` runs the model's data-dependent initialisation on a fresh start
         (pass False when the caller has already initialised the model). When the epochs are
-        done, the model's ``finish_fit`` gets the same sample of up to 8,192 rows (the VAEs
+        done, the model's ``finish_fit`` gets the same sample of up to ``DATA_SAMPLE_ROWS`` rows (the VAEs
         fit their ex-post prior on it).
         """
         matrix = sp.csr_matrix(matrix, dtype=np.float32)
@@ -116,7 +116,7 @@ class Trainer:
             self.state.history.append({**stats, "epoch": 1, "seconds": time.perf_counter() - start})
             return self.state.history
         resumed = resume and checkpoint_dir is not None and self.load_checkpoint(checkpoint_dir)
-        sample = np.sort(np.random.default_rng(self.config.seed).permutation(matrix.shape[0])[:8192])
+        sample = np.sort(np.random.default_rng(self.config.seed).permutation(matrix.shape[0])[:DATA_SAMPLE_ROWS])
         if init_from_data and not resumed and self.state.global_step == 0:
             self.model.init_from_data(CsrBatch.from_csr(matrix[sample], self.device))
         cfg = self.config

@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional, Type
 import numpy as np
 
 from ..errors import Errors
-from .base import CodeModel, CsrBatch, LossParts, ModelConfig
+from .base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, LossParts, ModelConfig
 from .dictionary import DictionaryCoder, DictionaryConfig
 from .sae import KLSAE, L1SAE, KLSAEConfig, L1SAEConfig, SAEConfig, ThresholdSAE, ThresholdSAEConfig, TopKSAE
 from .vae import GaussianVAE, LogisticNormalConfig, LogisticNormalVAE, VAEConfig
@@ -42,7 +42,7 @@ def build_model(family: str, config: Dict[str, Any], n_vocab: int, idf: Optional
 
 
 __all__ = [
-    "CodeModel", "CsrBatch", "LossParts", "ModelConfig", "MODEL_FAMILIES", "build_model", "model_class",
+    "DATA_SAMPLE_ROWS", "CodeModel", "CsrBatch", "LossParts", "ModelConfig", "MODEL_FAMILIES", "build_model", "model_class",
     "SAEConfig", "L1SAEConfig", "KLSAEConfig", "ThresholdSAEConfig", "TopKSAE", "L1SAE", "KLSAE", "ThresholdSAE",
     "VAEConfig", "LogisticNormalConfig", "GaussianVAE", "LogisticNormalVAE", "DictionaryConfig", "DictionaryCoder",
 ]

@@ -21,6 +21,8 @@ from ..codes import SparseCodes
 from ..errors import Errors
 
 SCALINGS = ("tfidf", "log1p", "count")
+#: Rows of training data the data-dependent hooks see (``init_from_data``, ``finish_fit``).
+DATA_SAMPLE_ROWS = 8192
 
 
 def check_field(name: str, value: Any, ok: bool, expected: str) -> None:

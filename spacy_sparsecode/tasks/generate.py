@@ -29,7 +29,7 @@ import torch
 from ..codes import SparseCode, SparseCodes
 from ..errors import Errors
 from ..featurize import apply_weighting
-from ..models import CodeModel, CsrBatch
+from ..models import DATA_SAMPLE_ROWS, CodeModel, CsrBatch
 from .topics import decoded_scores
 
 SAMPLING_FAMILIES = ("gaussian", "logistic_normal")
@@ -85,7 +85,7 @@ def ensure_prior(model: CodeModel, counts: sp.spmatrix) -> bool:
     if getattr(model, "config", None) is None or not getattr(model.config, "prior_components", 0) or model.has_fitted_prior:
         return False
     rows = sp.csr_matrix(counts, dtype=np.float32)
-    rows = rows[np.flatnonzero(np.diff(rows.indptr) > 0)[:8192]]
+    rows = rows[np.flatnonzero(np.diff(rows.indptr) > 0)[:DATA_SAMPLE_ROWS]]
     if rows.shape[0] == 0:
         return False
     model.fit_prior(CsrBatch.from_csr(rows, model.device))
