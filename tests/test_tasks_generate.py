@@ -200,13 +200,14 @@ def test_nucleus_sample_keeps_lengths_and_the_nucleus():
 
 
 def test_sample_bags_draws_from_the_codes_words(vae_nlp):
-    from spacy_sparsecode.tasks.generate import sample_bags, word_scores
+    from spacy_sparsecode.tasks.generate import generative_distribution, sample_bags
 
     model = vae_nlp.get_pipe("sparsecode").torch_model
     codes = sample(model, 4, np.array([2]), seed=1)
     bags = sample_bags(model, codes, [30, 30, 30, 30], top_p=0.5, seed=0)
-    scores = word_scores(model, codes)
-    for row, bag in zip(scores, bags):
+    probs = generative_distribution(model, codes)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-4)  # the VAE's p(w | code), background words included
+    for row, bag in zip(probs, bags):
         order = np.argsort(-row, kind="stable")
         nucleus = order[: int(np.searchsorted(np.cumsum(row[order]) / row.sum(), 0.5)) + 1]
         assert bag.sum() == 30 and set(bag.indices) <= set(nucleus.tolist())

@@ -3,7 +3,7 @@
 A generated code becomes (a) a bag of words (decoded top words with weights), (b) keywords,
 (c) the closest real sentences from a ``SentenceIndex`` of a corpus: a short extractive
 "generated" text, or (d) sampled bags of words (``sample_bags``: nucleus sampling from the
-code's word distribution). Codes keep the sparsity of real ones: ``sparsify`` keeps, of each
+model's own ``p(w | code)``, ``generative_distribution``). Codes keep the sparsity of real ones: ``sparsify`` keeps, of each
 generated mixture, as many of its largest proportions as an L0 drawn from the real codes'
 L0 distribution (from the dense mixture, so a code can get more latents than the model's own
 rule would keep, as well as fewer).
@@ -281,9 +281,19 @@ def nucleus_sample(probs: np.ndarray, lengths: Sequence[int], top_p: float = 0.9
 
 
 def sample_bags(model: CodeModel, codes: SparseCodes, lengths: Sequence[int], top_p: float = 0.9, seed: int = 0) -> sp.csr_matrix:
-    """A bag of ``lengths[i]`` words per code (counts, CSR over the vocabulary), drawn from the
-    nucleus of its word weights (``word_scores``): generated documents as bags of words."""
-    return nucleus_sample(word_scores(model, codes), lengths, top_p, seed)
+    """A bag of ``lengths[i]`` words per code (counts, CSR over the vocabulary): generated
+    documents as bags of words. A VAE's words come from the nucleus of its own generative
+    distribution ``p(w | code)`` (topics plus the background word frequencies, as documents
+    are modelled in training); other models' from their decoded word weights (``word_scores``)."""
+    return nucleus_sample(generative_distribution(model, codes), lengths, top_p, seed)
+
+
+def generative_distribution(model: CodeModel, codes: SparseCodes) -> np.ndarray:
+    """What a bag of words is drawn from, (n, V): a VAE's ``p(w | code)`` (topics and background
+    word frequencies); for other models their decoded word weights (``word_scores``)."""
+    if can_sample(model):
+        return model.word_distribution(codes).float().cpu().numpy()
+    return word_scores(model, codes)
 
 
 @dataclass
