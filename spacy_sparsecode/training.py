@@ -28,11 +28,17 @@ LATEST = "latest.json"
 
 @dataclass
 class TrainConfig:
-    """Optimisation settings of the fast trainer."""
+    """Optimisation settings of the fast trainer.
+
+    Training runs ``epochs`` passes, or more when that is fewer than ``min_steps`` optimizer
+    steps: one setting then suits corpora of any size (a small corpus gets the steps its
+    topics need to form, a large one is not run for more passes than it needs).
+    """
 
     lr: float = 3e-3
     batch_size: int = 128
     epochs: int = 30
+    min_steps: int = 0
     grad_clip: float = 1.0
     warmup_share: float = 0.02
     final_lr_share: float = 0.1
@@ -41,10 +47,15 @@ class TrainConfig:
     amp: bool = True
     checkpoint_every: int = 0
 
+    def n_epochs(self, n_batches: int) -> int:
+        """Epochs to run over ``n_batches`` minibatches per epoch: ``epochs``, raised to reach ``min_steps``."""
+        return max(self.epochs, math.ceil(self.min_steps / max(n_batches, 1)))
+
     def __post_init__(self) -> None:
         check_field("lr", self.lr, self.lr > 0, "a positive float")
         check_field("batch_size", self.batch_size, self.batch_size > 0, "a positive int")
         check_field("epochs", self.epochs, self.epochs > 0, "a positive int")
+        check_field("min_steps", self.min_steps, self.min_steps >= 0, "an int >= 0 (0: epochs alone decide)")
         check_field("grad_clip", self.grad_clip, self.grad_clip >= 0, "a float >= 0 (0 disables clipping)")
         check_field("warmup_share", self.warmup_share, 0 <= self.warmup_share < 1, "a float in [0, 1)")
         check_field("final_lr_share", self.final_lr_share, 0 <= self.final_lr_share <= 1, "a float in [0, 1]")
@@ -121,10 +132,11 @@ class Trainer:
             self.model.init_from_data(CsrBatch.from_csr(matrix[sample], self.device))
         cfg = self.config
         n_batches = math.ceil(matrix.shape[0] / cfg.batch_size)
-        total_steps = n_batches * cfg.epochs
+        n_epochs = cfg.n_epochs(n_batches)
+        total_steps = n_batches * n_epochs
         with progress_bar(enabled=self.progress) as bar:
             task = bar.add_task("training", total=total_steps, completed=self.state.global_step, info="")
-            while self.state.epoch < cfg.epochs:
+            while self.state.epoch < n_epochs:
                 stats = self._run_epoch(matrix, n_batches, total_steps, checkpoint_dir, bar, task)
                 self.state.history.append(stats)
                 self.state.epoch += 1
@@ -179,7 +191,7 @@ class Trainer:
     # --- checkpoints ----------------------------------------------------------------
     def _signature(self) -> Dict[str, Any]:
         cfg = asdict(self.config)
-        for volatile in ("epochs", "gpu_id", "checkpoint_every"):
+        for volatile in ("epochs", "min_steps", "gpu_id", "checkpoint_every"):
             cfg.pop(volatile)
         return {"family": self.model.family, "model": self.model.config.to_dict(), "n_vocab": self.model.n_vocab, "train": cfg}
 

@@ -319,6 +319,25 @@ def test_gram_and_dense_squared_error_agree_with_auxk(monkeypatch, data):
         torch.testing.assert_close(dense, gram, rtol=1e-4, atol=1e-5)
 
 
+def test_sparse_batch_product_has_the_dense_gradient(data):
+    matrix = data[0][:5]
+    weight = torch.rand(V, 3, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    upstream = torch.rand(5, 3, generator=torch.Generator().manual_seed(1))
+    (CsrBatch.from_csr(matrix).matmul(weight) * upstream).sum().backward()
+    expected = torch.from_numpy(matrix.T.toarray()).float() @ upstream
+    torch.testing.assert_close(weight.grad, expected)
+
+
+def test_min_steps_adds_epochs_on_a_small_corpus(data):
+    matrix = data[0][:48]  # 3 batches of 16 per epoch
+    config = TrainConfig(lr=0.02, batch_size=16, epochs=2, min_steps=10, seed=0)
+    assert config.n_epochs(3) == 4 and config.n_epochs(20) == 2
+    history = Trainer(small_model("topk"), config, progress=False).fit(matrix)
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4]
+    with pytest.raises(ValueError, match="min_steps"):
+        TrainConfig(min_steps=-1)
+
+
 def test_jumprelu_threshold_learns_through_the_straight_through_estimator(data):
     model = small_model("threshold", bandwidth=0.5)
     model.loss(CsrBatch.from_csr(data[0])).total.mean().backward()
