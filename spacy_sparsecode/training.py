@@ -47,10 +47,6 @@ class TrainConfig:
     amp: bool = True
     checkpoint_every: int = 0
 
-    def n_epochs(self, n_batches: int) -> int:
-        """Epochs to run over ``n_batches`` minibatches per epoch: ``epochs``, raised to reach ``min_steps``."""
-        return max(self.epochs, math.ceil(self.min_steps / max(n_batches, 1)))
-
     def __post_init__(self) -> None:
         check_field("lr", self.lr, self.lr > 0, "a positive float")
         check_field("batch_size", self.batch_size, self.batch_size > 0, "a positive int")
@@ -60,6 +56,10 @@ class TrainConfig:
         check_field("warmup_share", self.warmup_share, 0 <= self.warmup_share < 1, "a float in [0, 1)")
         check_field("final_lr_share", self.final_lr_share, 0 <= self.final_lr_share <= 1, "a float in [0, 1]")
         check_field("checkpoint_every", self.checkpoint_every, self.checkpoint_every >= 0, "an int >= 0 (0: at epoch ends only)")
+
+    def n_epochs(self, n_batches: int) -> int:
+        """Epochs to run over ``n_batches`` minibatches per epoch: ``epochs``, raised to reach ``min_steps``."""
+        return max(self.epochs, math.ceil(self.min_steps / max(n_batches, 1)))
 
 
 def resolve_device(gpu_id: int) -> torch.device:

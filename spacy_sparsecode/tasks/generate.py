@@ -3,9 +3,9 @@
 A generated code becomes (a) a bag of words (decoded top words with weights), (b) keywords,
 (c) the closest real sentences from a ``SentenceIndex`` of a corpus: a short extractive
 "generated" text, or (d) sampled bags of words (``sample_bags``: nucleus sampling from the
-model's own ``p(w | code)``, ``generative_distribution``). Codes keep the sparsity of real ones: ``sparsify`` keeps, of each
-generated mixture, as many of its largest proportions as an L0 drawn from the real codes'
-L0 distribution (from the dense mixture, so a code can get more latents than the model's own
+model's own ``p(w | code)``, ``generative_distribution``). Codes keep the sparsity of real
+ones: ``sparsify`` keeps, of each generated mixture, as many of its largest proportions as
+an L0 drawn from the real codes' L0 distribution (from the dense mixture, so a code can get more latents than the model's own
 rule would keep, as well as fewer).
 
 Sampling needs a model that can sample (a VAE family with ``sample(n, generator)`` and
