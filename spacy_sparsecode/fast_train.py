@@ -27,7 +27,7 @@ from .corpus_cache import CorpusCache, build_cache, cache_key, load_cache
 from .errors import Errors
 from .io import read_json, write_json_atomic
 from .progress import progress_bar
-from .training import LATEST, TrainConfig, Trainer
+from .training import LATEST, RESUMABLE_CHANGES, TrainConfig, Trainer
 
 #: Key of ``meta.json`` that marks a pipeline folder written by ``sparsecode train``.
 META_KEY = "sparsecode_train"
@@ -255,7 +255,7 @@ def train_corpus(job: TrainJob) -> Dict[str, Any]:
     run = {"corpus": cache_key(job.corpus, job.text_field, _nlp_key(nlp, name), component.vocab_config, job.max_chars),
            "model": nlp.config["components"][name]["model"], "train": asdict(job.train)}
     run = json.loads(json.dumps(run, sort_keys=True, default=str))
-    for volatile in ("epochs", "min_steps", "gpu_id", "checkpoint_every", "amp"):
+    for volatile in (*RESUMABLE_CHANGES, "amp"):
         run["train"].pop(volatile)
     checkpoints = _checkpoint_dir(job, run)
     trainer = Trainer(component.torch_model, job.train, progress=job.progress)

@@ -28,6 +28,7 @@ os.umask(_UMASK)
 
 #: Version of the model folder layout written by this package. Bump on breaking changes.
 #: 2: sparse autoencoder configs carry ``pre_encoder_bias`` (version 1 ones always used it).
+#: 3: VAE configs carry ``prior_components`` (versions 1-2 have no ex-post prior buffers).
 FORMAT_VERSION = 3
 #: Versions this package still reads (older ones are upgraded on load).
 READABLE_FORMAT_VERSIONS = (1, 2, 3)

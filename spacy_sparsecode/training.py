@@ -24,6 +24,8 @@ from .models.base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, check_field
 from .progress import progress_bar
 
 LATEST = "latest.json"
+#: TrainConfig fields a resumed run may change: they do not alter the steps already taken.
+RESUMABLE_CHANGES = ("epochs", "min_steps", "gpu_id", "checkpoint_every")
 
 
 @dataclass
@@ -191,7 +193,7 @@ class Trainer:
     # --- checkpoints ----------------------------------------------------------------
     def _signature(self) -> Dict[str, Any]:
         cfg = asdict(self.config)
-        for volatile in ("epochs", "min_steps", "gpu_id", "checkpoint_every"):
+        for volatile in RESUMABLE_CHANGES:
             cfg.pop(volatile)
         return {"family": self.model.family, "model": self.model.config.to_dict(), "n_vocab": self.model.n_vocab, "train": cfg}
 

@@ -5,16 +5,17 @@ A generated code becomes (a) a bag of words (decoded top words with weights), (b
 "generated" text, or (d) sampled bags of words (``sample_bags``: nucleus sampling from the
 model's own ``p(w | code)``, ``generative_distribution``). Codes keep the sparsity of real
 ones: ``sparsify`` keeps, of each generated mixture, as many of its largest proportions as
-an L0 drawn from the real codes' L0 distribution (from the dense mixture, so a code can get more latents than the model's own
-rule would keep, as well as fewer).
+an L0 drawn from the real codes' L0 distribution (from the dense mixture, so a code can get
+more latents than the model's own rule would keep, as well as fewer).
 
 Sampling needs a model that can sample (a VAE family with ``sample(n, generator)`` and
 ``posterior(batch)``): ``sample`` draws from the prior, ``near`` from a document's posterior
 (z ~ N(mu, temperature² sigma²)), and ``interpolate`` of two documents walks between their
 posterior means in the VAE's latent space; each draw becomes a code by the L0 matching
-above (or, without real L0s, by the model's own ``sparsify`` rule: softmax, top k). SAE models raise a clear
-error for ``sample``/``near``, interpolate in code space, and can be steered (``steer``:
-switch latents on/off in a document's code). No spaCy here: CSR matrices, codes, strings.
+above (or, without real L0s, by the model's own ``sparsify`` rule: softmax, top k). SAE
+models raise a clear error for ``sample``/``near``, interpolate in code space, and can be
+steered (``steer``: switch latents on/off in a document's code). No spaCy here: CSR
+matrices, codes, strings.
 """
 
 from __future__ import annotations
