@@ -141,6 +141,8 @@ def train(
     k: Optional[int] = typer.Option(None, min=1, help="Active latents per document (families that have k)."),
     epochs: int = typer.Option(30, min=1, help="Training epochs."),
     min_steps: int = typer.Option(0, min=0, help="Train at least this many steps (more epochs on a small corpus; 0: off)."),
+    constrain_from: float = typer.Option(0.0, min=0.0, max=0.99, help="Share of the steps before the topic constraints "
+                                         "(latents_per_word, exclusivity) apply (0: from the start)."),
     batch_size: int = typer.Option(128, min=1, help="Documents per training minibatch."),
     lr: float = typer.Option(3e-3, min=0.0, help="Peak learning rate (Adam, warmup + cosine decay)."),
     seed: Optional[int] = typer.Option(None, help="Random seed of the model and the shuffling (default: the config's, else 0)."),
@@ -173,8 +175,8 @@ def train(
     options: Dict[str, Any] = {key: value for key, value in (("n_latents", n_latents), ("k", k), ("seed", seed)) if value is not None}
     _set_threads(threads)
     with _clear_errors():
-        train_config = TrainConfig(lr=lr, batch_size=batch_size, epochs=epochs, min_steps=min_steps, seed=seed or 0, gpu_id=gpu_id, amp=amp,
-                                   checkpoint_every=checkpoint_every)
+        train_config = TrainConfig(lr=lr, batch_size=batch_size, epochs=epochs, min_steps=min_steps, constrain_from=constrain_from,
+                                   seed=seed or 0, gpu_id=gpu_id, amp=amp, checkpoint_every=checkpoint_every)
         job = TrainJob(corpus=corpus, output_dir=output_dir, train=train_config, family=model, model_options=options,
                        config_path=config, lang=lang, text_field=text_field, on_error=on_error.value, max_chars=max_chars,
                        n_process=n_process, chunk_size=chunk_size, resume=resume, overwrite=overwrite,

@@ -35,6 +35,9 @@ class TrainConfig:
     Training runs ``epochs`` passes, or more when that is fewer than ``min_steps`` optimizer
     steps: one setting then suits corpora of any size (a small corpus gets the steps its
     topics need to form, a large one is not run for more passes than it needs).
+    ``constrain_from`` holds off the model's topic constraints (``latents_per_word``,
+    ``exclusivity``) for that share of the steps: topics form freely, then the constraints
+    make them distinct. ``spacy train`` applies them from its first step.
     """
 
     lr: float = 3e-3
@@ -44,6 +47,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     warmup_share: float = 0.02
     final_lr_share: float = 0.1
+    constrain_from: float = 0.0
     seed: int = 0
     gpu_id: int = -1
     amp: bool = True
@@ -57,6 +61,7 @@ class TrainConfig:
         check_field("grad_clip", self.grad_clip, self.grad_clip >= 0, "a float >= 0 (0 disables clipping)")
         check_field("warmup_share", self.warmup_share, 0 <= self.warmup_share < 1, "a float in [0, 1)")
         check_field("final_lr_share", self.final_lr_share, 0 <= self.final_lr_share <= 1, "a float in [0, 1]")
+        check_field("constrain_from", self.constrain_from, 0 <= self.constrain_from < 1, "a float in [0, 1) (0: from the first step)")
         check_field("checkpoint_every", self.checkpoint_every, self.checkpoint_every >= 0, "an int >= 0 (0: at epoch ends only)")
 
     def n_epochs(self, n_batches: int) -> int:
@@ -153,6 +158,7 @@ class Trainer:
     def _run_epoch(self, matrix: sp.csr_matrix, n_batches: int, total_steps: int,
                    checkpoint_dir: Optional[Path], bar: Any, task: Any) -> Dict[str, float]:
         cfg, model = self.config, self.model
+        constrain_from = int(cfg.constrain_from * total_steps)
         order = np.random.default_rng([cfg.seed, self.state.epoch]).permutation(matrix.shape[0])
         sums: Dict[str, torch.Tensor] = {}
         n_steps = 0
@@ -173,7 +179,7 @@ class Trainer:
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             self.optimizer.step()
-            model.post_step()
+            model.post_step(constrain=self.state.global_step >= constrain_from)
             for name, value in {"loss": loss.detach(), **parts.parts}.items():
                 sums[name] = sums.get(name, 0) + value.float()
             n_steps += 1

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..codes import SparseCodes
 from ..errors import Errors
 
-SCALINGS = ("tfidf", "log1p", "count")
+SCALINGS = ("tfidf", "log1p-tfidf", "log1p", "count")
 #: Rows of training data the data-dependent hooks see (``init_from_data``, ``finish_fit``).
 DATA_SAMPLE_ROWS = 8192
 
@@ -188,10 +188,13 @@ def padded_codes(codes: SparseCodes, device: torch.device | str = "cpu") -> Tupl
 
 
 def scale_batch(batch: CsrBatch, scaling: str, idf: Optional[torch.Tensor]) -> CsrBatch:
-    """Input scaling: tf-idf or log1p values, rows l2-normalised; ``count`` leaves counts as is."""
+    """Input scaling: tf-idf, log1p-tfidf (sublinear tf: log(1 + count) × idf) or log1p values,
+    rows l2-normalised; ``count`` leaves counts as is."""
     if scaling == "count":
         return batch
-    values = torch.log1p(batch.values) if scaling == "log1p" else batch.values * idf[batch.indices]
+    values = torch.log1p(batch.values) if scaling in ("log1p", "log1p-tfidf") else batch.values
+    if scaling in ("tfidf", "log1p-tfidf"):
+        values = values * idf[batch.indices]
     norms = batch.row_sum(values * values).sqrt().clamp_min(1e-12)
     return batch.with_values(values / norms[batch.rows])
 
@@ -234,8 +237,12 @@ class CodeModel(torch.nn.Module):
     def init_from_data(self, batch: CsrBatch) -> None:
         """Data-dependent initialisation from a sample of training rows; nothing by default."""
 
-    def post_step(self) -> None:
-        """Called after every optimizer step (projections, constraints); nothing by default."""
+    def post_step(self, constrain: bool = True) -> None:
+        """Called after every optimizer step (projections, constraints); nothing by default.
+
+        ``constrain=False`` holds off the family's topic constraints (the fast trainer's
+        ``constrain_from``) while keeping the projections that define the model.
+        """
 
     def finish_fit(self, batch: CsrBatch) -> None:
         """Called once training ends, with a sample of training rows; nothing by default."""

@@ -61,6 +61,7 @@ class SAEConfig(ModelConfig):
     denoise_rate: float = 0.0
     diversity_coef: float = 0.0
     latents_per_word: int = 0
+    exclusivity: float = 0.0
     init_neighbours: int = 1
     pre_encoder_bias: bool = False
 
@@ -75,6 +76,7 @@ class SAEConfig(ModelConfig):
         check_field("diversity_coef", self.diversity_coef, self.diversity_coef >= 0, "a float >= 0 (0 disables it)")
         check_field("latents_per_word", self.latents_per_word, 0 <= self.latents_per_word <= self.n_latents,
                     "an int in [0, n_latents] (0: no limit)")
+        check_field("exclusivity", self.exclusivity, 0 <= self.exclusivity <= 1, "a float in [0, 1] (0 disables it)")
         check_field("init_neighbours", self.init_neighbours, self.init_neighbours >= 1, "an int >= 1")
 
 
@@ -162,7 +164,7 @@ class SparseAutoencoder(CodeModel):
             exemplars = pick @ scaled
         decoder = torch.from_numpy(exemplars.toarray()) + 1e-3 * noise / noise.norm(dim=1, keepdim=True)
         self.W_dec.copy_((decoder / decoder.norm(dim=1, keepdim=True)).to(self.W_dec.device))
-        self.post_step()
+        self.post_step(constrain=False)
         self.W_enc.copy_(self.W_dec.t())
 
     # --- encoder / decoder ----------------------------------------------------------
@@ -171,18 +173,24 @@ class SparseAutoencoder(CodeModel):
         return self.W_dec
 
     @torch.no_grad()
-    def post_step(self) -> None:
+    def post_step(self, constrain: bool = True) -> None:
         """Project the decoder back onto non-negative unit-norm rows after an update.
 
-        With ``latents_per_word = m > 0`` each word (decoder column) also keeps only its m
-        largest weights: a word belongs to at most m latents, so latents' top words overlap
-        little (topic diversity) while the training loss picks which latents own a word.
+        Topic constraints on the decoder's word columns, when ``constrain``:
+        ``latents_per_word = m > 0`` keeps each word's m largest weights (a word belongs to at
+        most m latents); ``exclusivity = r > 0`` keeps a word's weight in a latent only when it
+        is at least r times the word's largest weight in any latent (r = 1: one latent a
+        word). Either way latents' top words overlap little (topic diversity) while the
+        training loss picks which latents own a word.
         """
         self.W_dec.clamp_(min=0)
-        m = self.config.latents_per_word
-        if 0 < m < self.config.n_latents:
+        m, ratio = self.config.latents_per_word, self.config.exclusivity
+        if constrain and 0 < m < self.config.n_latents:
             kth = _column_kth_largest(self.W_dec, m)
             self.W_dec.mul_((self.W_dec - kth).sign_().add_(1).clamp_(max=1))  # keeps w >= kth
+        if constrain and ratio > 0:
+            floor = self.W_dec.amax(dim=0, keepdim=True).mul_(ratio)
+            self.W_dec.mul_((self.W_dec - floor).sign_().add_(1).clamp_(max=1))  # keeps w >= floor
         self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-8))
 
     def pre_activations(self, scaled: CsrBatch) -> torch.Tensor:
@@ -236,8 +244,9 @@ class SparseAutoencoder(CodeModel):
         noisy = self.corrupt(batch)
         pre = self.pre_activations(target if noisy is batch else self.scale(noisy))
         indices, values = self.train_codes(pre)
+        inference = self._inference_codes(pre, indices, values)
         decoder = self.decoder_weights()
-        dead = self._update_firing(pre, batch.n_rows) if self.training else None
+        dead = self._update_firing(inference, batch.n_rows) if self.training else None
         aux_codes = None
         if dead is not None and self.config.loss == "mse" and self.config.aux_k > 0 and bool(dead.any()):
             k_aux = min(self.config.aux_k, int(dead.sum()))
@@ -266,8 +275,7 @@ class SparseAutoencoder(CodeModel):
         if aux is not None:
             total = total + self.config.aux_coef * aux
             parts["aux"] = aux.detach().mean()
-        with torch.no_grad():
-            l0 = (self.activate(pre)[1] > 0).sum(dim=1).float().mean()
+        l0 = (inference[1] > 0).sum(dim=1).float().mean()
         parts.update(recon=recon_loss.detach().mean(), l0=l0)
         return LossParts(total=total, parts=parts)
 
@@ -317,9 +325,17 @@ class SparseAutoencoder(CodeModel):
         return mse.clamp_min(0), aux
 
     @torch.no_grad()
-    def _update_firing(self, pre: torch.Tensor, n_docs: int) -> torch.Tensor:
-        """Count documents since each latent last fired in an inference code; return the dead mask."""
-        indices, values = self.activate(pre.detach())
+    def _inference_codes(self, pre: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Inference codes of ``pre`` (detached): the training codes themselves when the family
+        trains on its inference codes (TopK), which saves a second top-k per step."""
+        if type(self).train_codes is SparseAutoencoder.train_codes:
+            return indices, values.detach()
+        return self.activate(pre.detach())
+
+    @torch.no_grad()
+    def _update_firing(self, codes: Tuple[torch.Tensor, torch.Tensor], n_docs: int) -> torch.Tensor:
+        """Count documents since each latent last fired in the inference ``codes``; return the dead mask."""
+        indices, values = codes
         self.docs_since_fired += n_docs
         self.docs_since_fired[indices[values > 0]] = 0
         return self.docs_since_fired >= self.config.dead_after_docs
