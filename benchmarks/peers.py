@@ -46,6 +46,14 @@ OURS_TRAIN = dict(lr=4e-3, batch_size=128, epochs=4, min_steps=140)
 # The same model without the topic-diversity devices (no latents_per_word limit, no overlap
 # penalty) on tf-idf input with k=8: the other end of the NPMI / TD trade-off.
 OURS_TOPK_PLAIN = dict(k=8, scaling="tfidf", init_neighbours=40, latents_per_word=0, diversity_coef=0.0)
+# Topics that form freely, then are made distinct: sublinear tf-idf input, k=8, 10 epochs; for
+# the last 30% of the steps a word keeps a latent only with >= 0.7 of its largest weight
+# (``exclusivity``). Chosen on 20 Newsgroups seeds 0-2 (held-out NPMI 0.256, TD 0.93; seeds 3-5,
+# not used to choose: 0.274, TD 0.93). The same constraints from the first step, or the
+# ``latents_per_word``/overlap devices of OURS_TOPK, gave 0.18-0.22 there; on BBC this setting
+# stays below TD 0.9 (near-duplicate latents share words with similar weights).
+OURS_TOPK_LATE = dict(k=8, scaling="log1p-tfidf", init_neighbours=100, exclusivity=0.7)
+OURS_LATE_TRAIN = dict(OURS_TRAIN, epochs=10, constrain_from=0.7)
 OURS_VAE = dict(k=8, scaling="count", hidden=200)
 OURS_VAE_TRAIN = dict(lr=1e-2, batch_size=64, epochs=40)
 PRODLDA_TRAIN = dict(lr=0.002, batch_size=200, epochs=200)  # topmost BasicTrainer defaults
@@ -181,9 +189,11 @@ def fit_ours(family: str, corpus: Corpus, K: int, seed: int) -> Fitted:
     import torch._dynamo  # noqa: F401  torch.optim imports it lazily (~1 s); imports are outside every timer
 
     torch.set_num_threads(THREADS)
-    if family in ("topk", "topk-plain"):
-        config = dict(n_latents=K, seed=seed, **(OURS_TOPK if family == "topk" else OURS_TOPK_PLAIN))
-        family, train = "topk", OURS_TRAIN
+    if family.startswith("topk"):
+        settings = {"topk": OURS_TOPK, "topk-plain": OURS_TOPK_PLAIN, "topk-late": OURS_TOPK_LATE}[family]
+        config = dict(n_latents=K, seed=seed, **settings)
+        train = OURS_LATE_TRAIN if family == "topk-late" else OURS_TRAIN
+        family = "topk"
     else:
         config = dict(n_latents=K, seed=seed, **OURS_VAE)
         train = OURS_VAE_TRAIN
@@ -365,6 +375,8 @@ SYSTEMS: Dict[str, Tuple[str, Callable[[], Optional[str]], Callable[..., Fitted]
     "ours-topk": ("spacy-sparsecode TopK SAE (fast trainer)", lambda: _ours_reason("topk"), lambda c, K, s: fit_ours("topk", c, K, s)),
     "ours-topk-plain": ("spacy-sparsecode TopK SAE without diversity devices (tf-idf, k=8)", lambda: _ours_reason("topk"),
                         lambda c, K, s: fit_ours("topk-plain", c, K, s)),
+    "ours-topk-late": ("spacy-sparsecode TopK SAE, sublinear tf-idf, exclusivity over the last 30% of steps",
+                       lambda: _ours_reason("topk"), lambda c, K, s: fit_ours("topk-late", c, K, s)),
     "ours-logistic_normal": ("spacy-sparsecode logistic-normal VAE (fast trainer)", lambda: _ours_reason("logistic_normal"),
                              lambda c, K, s: fit_ours("logistic_normal", c, K, s)),
     "sklearn-nmf": ("scikit-learn NMF on tf-idf", lambda: None, fit_nmf),
@@ -377,7 +389,7 @@ SYSTEMS: Dict[str, Tuple[str, Callable[[], Optional[str]], Callable[..., Fitted]
 #: Systems run for seed 0 only: topmost's ProdLDA trains 200 epochs (about 7 minutes per run
 #: on 20 Newsgroups here), so three seeds at two K on two corpora would take most of an hour.
 ONE_SEED_SYSTEMS = ("prodlda-topmost",)
-QUICK_SYSTEMS = ("ours-topk", "ours-topk-plain", "ours-logistic_normal", "sklearn-nmf", "lsa", "tomotopy-lda")
+QUICK_SYSTEMS = ("ours-topk", "ours-topk-plain", "ours-topk-late", "ours-logistic_normal", "sklearn-nmf", "lsa", "tomotopy-lda")
 
 
 def available_systems(names: Optional[List[str]] = None) -> Dict[str, Optional[str]]:
@@ -512,16 +524,16 @@ def check_targets(summary: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
                            ours=f"{best_ours['system']} {best_ours['npmi_heldout']:.3f} (TD {best_ours['td']:.2f})",
                            peer=f"{best_peer['system']} {best_peer['npmi_heldout']:.3f} (TD {best_peer['td']:.2f})",
                            met=bool(best_ours["npmi_heldout"] >= best_peer["npmi_heldout"] and best_ours["td"] >= 0.9)))
-        fast = by.get((corpus, "ours-topk", 50))
-        if fast:
-            for peer, factor in (("sklearn-nmf", 1.0), ("gensim-lda", 10.0), ("prodlda-topmost", 10.0), ("tomotopy-lda", None)):
-                other = by.get((corpus, peer, 50))
-                if not other:
-                    continue
-                ratio = other["train_s"] / fast["train_s"]
-                checks.append(dict(corpus=corpus, target=f"train time K=50: {peer} / ours-topk" + (f" >= {factor:g}" if factor else " (report)"),
-                                   ours=f"{fast['train_s']:.1f}s", peer=f"{other['train_s']:.1f}s", ratio=round(ratio, 2),
-                                   met=None if factor is None else bool(ratio >= factor)))
+        # speed: the system of the quality check must reach its quality fast enough
+        fast = best_ours
+        for peer, factor in (("sklearn-nmf", 1.0), ("gensim-lda", 10.0), ("prodlda-topmost", 10.0), ("tomotopy-lda", None)):
+            other = by.get((corpus, peer, 50))
+            if not other:
+                continue
+            ratio = other["train_s"] / fast["train_s"]
+            checks.append(dict(corpus=corpus, target=f"train time K=50: {peer} / {fast['system']}" + (f" >= {factor:g}" if factor else " (report)"),
+                               ours=f"{fast['train_s']:.1f}s", peer=f"{other['train_s']:.1f}s", ratio=round(ratio, 2),
+                               met=None if factor is None else bool(ratio >= factor)))
     return checks
 
 

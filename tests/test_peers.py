@@ -80,3 +80,14 @@ def test_tables_are_rewritten_from_the_saved_json(peers, tmp_path):
     npmi = next(c for c in checks if c["target"].startswith("NPMI"))
     assert npmi["ours"].startswith("ours-topk 0.220") and npmi["met"] is False  # the TD < 0.9 system does not count
     assert "| bbc | ours-topk | 50 |" in table and (tmp_path / "peers.md").exists()
+
+
+def test_speed_is_checked_on_the_system_that_reaches_the_quality(peers):
+    summary = [dict(corpus="20ng", system=name, K=50, train_s=t, npmi_heldout=n, td=td)
+               for name, t, n, td in (("ours-topk", 2.0, 0.18, 0.97), ("ours-topk-late", 5.0, 0.26, 0.93),
+                                      ("sklearn-nmf", 7.0, 0.25, 0.73), ("gensim-lda", 30.0, 0.07, 0.66))]
+    checks = {c["target"]: c for c in peers.check_targets(summary)}
+    assert checks["NPMI held-out K=50: our best with TD >= 0.9 >= best peer"]["met"] is True
+    assert checks["train time K=50: sklearn-nmf / ours-topk-late >= 1"]["met"] is True
+    # 6x: the faster ours-topk (10x faster than gensim) does not count, it misses the quality
+    assert checks["train time K=50: gensim-lda / ours-topk-late >= 10"]["met"] is False
