@@ -48,8 +48,8 @@ OURS_TRAIN = dict(lr=4e-3, batch_size=128, epochs=4, min_steps=140)
 OURS_TOPK_PLAIN = dict(k=8, scaling="tfidf", init_neighbours=40, latents_per_word=0, diversity_coef=0.0)
 # Topics that form freely, then are made distinct: sublinear tf-idf input, k=8, 10 epochs; for
 # the last 30% of the steps a word keeps a latent only with >= 0.7 of its largest weight
-# (``exclusivity``). Chosen on 20 Newsgroups seeds 0-2 (held-out NPMI 0.256, TD 0.93; seeds 3-5,
-# not used to choose: 0.274, TD 0.93). The same constraints from the first step, or the
+# (``exclusivity``). Chosen on 20 Newsgroups seeds 0-2 (held-out NPMI 0.270, TD 0.94; seeds 3-5,
+# not used to choose: 0.267, TD 0.93). The same constraints from the first step, or the
 # ``latents_per_word``/overlap devices of OURS_TOPK, gave 0.18-0.22 there; on BBC this setting
 # stays below TD 0.9 (near-duplicate latents share words with similar weights).
 OURS_TOPK_LATE = dict(k=8, scaling="log1p-tfidf", init_neighbours=100, exclusivity=0.7)

@@ -36,8 +36,9 @@ class TrainConfig:
     steps: one setting then suits corpora of any size (a small corpus gets the steps its
     topics need to form, a large one is not run for more passes than it needs).
     ``constrain_from`` holds off the model's topic constraints (``latents_per_word``,
-    ``exclusivity``) for that share of the steps: topics form freely, then the constraints
-    make them distinct. ``spacy train`` applies them from its first step.
+    ``exclusivity``) for that share of the steps after the (constrained) initialisation:
+    topics form freely, then the constraints make them distinct. ``spacy train`` applies them
+    at every step.
     """
 
     lr: float = 3e-3

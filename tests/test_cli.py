@@ -142,6 +142,19 @@ def test_train_config_and_model_options(tmp_path: Path) -> None:
     assert "[E508]" in run("train", SAMPLE, tmp_path / "x", "--config", empty, code=1).output
 
 
+def test_topic_preset_constrains_the_decoder_late(tmp_path: Path) -> None:
+    preset = Path(__file__).resolve().parent.parent / "configs" / "sae_topk_topics.cfg"
+    run("train", SAMPLE, tmp_path / "topics", "--config", preset, "--n-latents", "16", "--epochs", "4",
+        "--constrain-from", "0.5", "--threads", "1")
+    model = spacy.load(tmp_path / "topics").get_pipe("sparsecode").torch_model
+    assert model.config.scaling == "log1p-tfidf" and model.config.exclusivity == 0.7
+    weights = model.decoder_weights().detach()
+    largest = weights.amax(dim=0, keepdim=True)
+    # the constraint holds at the end (up to the rows' renormalisation after the last mask)
+    assert bool(((weights == 0) | (weights >= 0.6 * largest)).all())
+    assert "--constrain-from" in run("train", SAMPLE, tmp_path / "x", "--constrain-from", "1.5", code=2).output
+
+
 def test_output_dir_that_is_not_ours_is_kept(model: Path, tmp_path: Path) -> None:
     theirs = tmp_path / "theirs"
     theirs.mkdir()

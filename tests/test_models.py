@@ -338,6 +338,51 @@ def test_min_steps_adds_epochs_on_a_small_corpus(data):
         TrainConfig(min_steps=-1)
 
 
+def test_decoder_topic_constraints_limit_the_latents_of_each_word():
+    model = small_model("topk", latents_per_word=2, exclusivity=0.5)
+    with torch.no_grad():
+        model.W_dec.copy_(torch.rand(8, V, generator=torch.Generator().manual_seed(0)))
+        model.post_step(constrain=False)  # projections only: non-negative unit-norm rows
+        free = model.W_dec.clone()
+        model.post_step()
+    weights = model.W_dec
+    assert bool((free > 0).all()) and torch.allclose(free.norm(dim=1), torch.ones(8))
+    assert int((weights > 0).sum(dim=0).max()) <= 2  # latents_per_word
+    raw = free * (free >= free.topk(2, dim=0).values[-1:])  # the two largest per word, before renormalising
+    kept = raw >= 0.5 * raw.amax(dim=0, keepdim=True)
+    assert torch.equal(weights > 0, kept & (raw > 0))  # exclusivity drops weights below half the word's largest
+    assert torch.allclose(weights.norm(dim=1), torch.ones(8))
+    one = small_model("topk", exclusivity=1.0)
+    with torch.no_grad():
+        one.W_dec.copy_(free)
+        one.post_step()
+    assert int((one.W_dec > 0).sum(dim=0).max()) == 1  # exclusivity 1: one latent a word
+    with pytest.raises(ValueError, match="exclusivity"):
+        small_model("topk", exclusivity=1.5)
+
+
+def test_constrain_from_holds_the_constraints_off_for_a_share_of_the_steps(data, monkeypatch):
+    matrix = data[0][:48]  # 3 batches of 16 per epoch, 4 epochs: 12 steps
+    model = small_model("topk", exclusivity=1.0)
+    calls = []
+    original = type(model).post_step
+    monkeypatch.setattr(type(model), "post_step", lambda self, constrain=True: (calls.append(constrain), original(self, constrain))[1])
+    Trainer(model, TrainConfig(lr=0.02, batch_size=16, epochs=4, constrain_from=0.5, seed=0), progress=False).fit(matrix)
+    assert calls == [True] + [False] * 6 + [True] * 6  # a constrained start, then half the steps free
+    assert int((model.W_dec > 0).sum(dim=0).max()) == 1
+    with pytest.raises(ValueError, match="constrain_from"):
+        TrainConfig(constrain_from=1.0)
+
+
+def test_log1p_tfidf_scaling_is_sublinear_tf_times_idf(data):
+    model = small_model("topk", scaling="log1p-tfidf")
+    rows = data[0][:6]
+    scaled = model.scale(CsrBatch.from_csr(rows)).to_scipy().toarray()
+    expected = np.log1p(rows.toarray()) * model.idf.numpy()
+    expected /= np.maximum(np.linalg.norm(expected, axis=1, keepdims=True), 1e-12)
+    np.testing.assert_allclose(scaled, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_jumprelu_threshold_learns_through_the_straight_through_estimator(data):
     model = small_model("threshold", bandwidth=0.5)
     model.loss(CsrBatch.from_csr(data[0])).total.mean().backward()

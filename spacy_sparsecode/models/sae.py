@@ -164,7 +164,7 @@ class SparseAutoencoder(CodeModel):
             exemplars = pick @ scaled
         decoder = torch.from_numpy(exemplars.toarray()) + 1e-3 * noise / noise.norm(dim=1, keepdim=True)
         self.W_dec.copy_((decoder / decoder.norm(dim=1, keepdim=True)).to(self.W_dec.device))
-        self.post_step(constrain=False)
+        self.post_step()
         self.W_enc.copy_(self.W_dec.t())
 
     # --- encoder / decoder ----------------------------------------------------------
