@@ -54,6 +54,9 @@ OURS_TOPK_PLAIN = dict(k=8, scaling="tfidf", init_neighbours=40, latents_per_wor
 # stays below TD 0.9 (near-duplicate latents share words with similar weights).
 OURS_TOPK_LATE = dict(k=8, scaling="log1p-tfidf", init_neighbours=100, exclusivity=0.7)
 OURS_LATE_TRAIN = dict(OURS_TRAIN, epochs=10, constrain_from=0.7)
+#: Our TopK systems' (model, training) settings, by the family name ``fit_ours`` takes.
+OURS_TOPK_SETTINGS = {"topk": (OURS_TOPK, OURS_TRAIN), "topk-plain": (OURS_TOPK_PLAIN, OURS_TRAIN),
+                      "topk-late": (OURS_TOPK_LATE, OURS_LATE_TRAIN)}
 OURS_VAE = dict(k=8, scaling="count", hidden=200)
 OURS_VAE_TRAIN = dict(lr=1e-2, batch_size=64, epochs=40)
 PRODLDA_TRAIN = dict(lr=0.002, batch_size=200, epochs=200)  # topmost BasicTrainer defaults
@@ -189,10 +192,9 @@ def fit_ours(family: str, corpus: Corpus, K: int, seed: int) -> Fitted:
     import torch._dynamo  # noqa: F401  torch.optim imports it lazily (~1 s); imports are outside every timer
 
     torch.set_num_threads(THREADS)
-    if family.startswith("topk"):
-        settings = {"topk": OURS_TOPK, "topk-plain": OURS_TOPK_PLAIN, "topk-late": OURS_TOPK_LATE}[family]
+    if family in OURS_TOPK_SETTINGS:
+        settings, train = OURS_TOPK_SETTINGS[family]
         config = dict(n_latents=K, seed=seed, **settings)
-        train = OURS_LATE_TRAIN if family == "topk-late" else OURS_TRAIN
         family = "topk"
     else:
         config = dict(n_latents=K, seed=seed, **OURS_VAE)

@@ -366,7 +366,12 @@ def test_constrain_from_holds_the_constraints_off_for_a_share_of_the_steps(data,
     model = small_model("topk", exclusivity=1.0)
     calls = []
     original = type(model).post_step
-    monkeypatch.setattr(type(model), "post_step", lambda self, constrain=True: (calls.append(constrain), original(self, constrain))[1])
+
+    def recording_post_step(self, constrain: bool = True) -> None:
+        calls.append(constrain)
+        original(self, constrain)
+
+    monkeypatch.setattr(type(model), "post_step", recording_post_step)
     Trainer(model, TrainConfig(lr=0.02, batch_size=16, epochs=4, constrain_from=0.5, seed=0), progress=False).fit(matrix)
     assert calls == [True] + [False] * 6 + [True] * 6  # a constrained start, then half the steps free
     assert int((model.W_dec > 0).sum(dim=0).max()) == 1

@@ -186,11 +186,9 @@ class SparseAutoencoder(CodeModel):
         self.W_dec.clamp_(min=0)
         m, ratio = self.config.latents_per_word, self.config.exclusivity
         if constrain and 0 < m < self.config.n_latents:
-            kth = _column_kth_largest(self.W_dec, m)
-            self.W_dec.mul_((self.W_dec - kth).sign_().add_(1).clamp_(max=1))  # keeps w >= kth
+            _keep_at_least(self.W_dec, _column_kth_largest(self.W_dec, m))
         if constrain and ratio > 0:
-            floor = self.W_dec.amax(dim=0, keepdim=True).mul_(ratio)
-            self.W_dec.mul_((self.W_dec - floor).sign_().add_(1).clamp_(max=1))  # keeps w >= floor
+            _keep_at_least(self.W_dec, self.W_dec.amax(dim=0, keepdim=True).mul_(ratio))
         self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-8))
 
     def pre_activations(self, scaled: CsrBatch) -> torch.Tensor:
@@ -343,6 +341,12 @@ class SparseAutoencoder(CodeModel):
     def dead_share(self) -> float:
         """Share of latents that did not fire in the last ``dead_after_docs`` documents."""
         return float((self.docs_since_fired >= self.config.dead_after_docs).float().mean())
+
+
+def _keep_at_least(weights: torch.Tensor, floor: torch.Tensor) -> None:
+    """Zero, in place, the entries of ``weights`` below ``floor`` (broadcast; a float mask, no
+    boolean indexing)."""
+    weights.mul_((weights - floor).sign_().add_(1).clamp_(max=1))
 
 
 def _column_kth_largest(weights: torch.Tensor, m: int) -> torch.Tensor:
