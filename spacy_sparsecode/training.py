@@ -26,6 +26,9 @@ from .progress import progress_bar
 LATEST = "latest.json"
 #: TrainConfig fields a resumed run may change: they do not alter the steps already taken.
 RESUMABLE_CHANGES = ("epochs", "min_steps", "gpu_id", "checkpoint_every")
+#: On the CPU, Adam moments smaller than this are zeroed every ``ZERO_TINY_EVERY`` steps.
+TINY_MOMENT = 1e-30
+ZERO_TINY_EVERY = 64
 
 
 @dataclass
@@ -180,6 +183,8 @@ class Trainer:
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             self.optimizer.step()
+            if self.device.type == "cpu" and self.state.global_step % ZERO_TINY_EVERY == 0:
+                self._zero_tiny_moments()
             model.post_step(constrain=self.state.global_step >= constrain_from)
             for name, value in {"loss": loss.detach(), **parts.parts}.items():
                 sums[name] = sums.get(name, 0) + value.float()
@@ -196,6 +201,22 @@ class Trainer:
             stats["dead"] = model.dead_share()
         bar.update(task, info=f"epoch {stats['epoch']} loss {stats['loss']:.4f} dead {stats.get('dead', 0):.2f}")
         return stats
+
+    @torch.no_grad()
+    def _zero_tiny_moments(self) -> None:
+        """Zero the Adam moments below ``TINY_MOMENT`` before they become subnormal floats.
+
+        A weight whose gradient stays zero (a dead latent's encoder column) has its first
+        moment shrink by beta1 each step until it is subnormal, and every CPU op that touches
+        a subnormal runs many times slower: on 20 Newsgroups the constrained epochs took 0.8 s
+        instead of 0.5 s. ``torch.set_flush_denormal`` cannot help here, as it does not reach
+        the worker threads that already exist. A moment that small moves its weight by under
+        lr * 1e-22, so zeroing it changes nothing a float32 weight can hold.
+        """
+        for state in self.optimizer.state.values():
+            for name in ("exp_avg", "exp_avg_sq"):
+                moment = state[name]
+                moment.masked_fill_(moment.abs() < TINY_MOMENT, 0.0)
 
     # --- checkpoints ----------------------------------------------------------------
     def _signature(self) -> Dict[str, Any]:

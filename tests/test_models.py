@@ -493,3 +493,14 @@ def test_fit_score_is_comparable_across_families(trained, data, family):
     fresh = small_model(family)
     assert fresh.fit_score(batch) < model.fit_score(batch) <= 1.0
     assert model.fit_score(batch) > 0.0
+
+
+def test_trainer_zeroes_adam_moments_before_they_turn_subnormal(data):
+    trainer = Trainer(small_model("topk"), TrainConfig(lr=0.02, batch_size=16, epochs=1), progress=False)
+    trainer.fit(data[0][:32])
+    state = next(iter(trainer.optimizer.state.values()))
+    state["exp_avg"].view(-1)[:3] = torch.tensor([1e-35, -1e-31, 1e-3])
+    state["exp_avg_sq"].view(-1)[0] = 1e-40  # already subnormal
+    trainer._zero_tiny_moments()
+    assert state["exp_avg"].view(-1)[:3].tolist() == [0.0, 0.0, pytest.approx(1e-3)]
+    assert state["exp_avg_sq"].view(-1)[0] == 0
