@@ -187,6 +187,14 @@ def _tfidf(train: sp.csr_matrix):
 
 
 def fit_ours(family: str, corpus: Corpus, K: int, seed: int) -> Fitted:
+    if family in OURS_TOPK_SETTINGS:
+        settings, train = OURS_TOPK_SETTINGS[family]
+        return fit_model("topk", dict(n_latents=K, seed=seed, **settings), train, corpus, seed)
+    return fit_model(family, dict(n_latents=K, seed=seed, **OURS_VAE), OURS_VAE_TRAIN, corpus, seed)
+
+
+def fit_model(family: str, config: Dict[str, Any], train: Dict[str, Any], corpus: Corpus, seed: int) -> Fitted:
+    """Train one of our models (``family``, its ``config``) with the fast trainer (``train``)."""
     import torch
 
     from spacy_sparsecode.models import build_model
@@ -195,13 +203,6 @@ def fit_ours(family: str, corpus: Corpus, K: int, seed: int) -> Fitted:
     import torch._dynamo  # noqa: F401  torch.optim imports it lazily (~1 s); imports are outside every timer
 
     torch.set_num_threads(THREADS)
-    if family in OURS_TOPK_SETTINGS:
-        settings, train = OURS_TOPK_SETTINGS[family]
-        config = dict(n_latents=K, seed=seed, **settings)
-        family = "topk"
-    else:
-        config = dict(n_latents=K, seed=seed, **OURS_VAE)
-        train = OURS_VAE_TRAIN
     start = time.perf_counter()
     model = build_model(family, config, corpus.train.shape[1], corpus.idf)
     history = Trainer(model, TrainConfig(seed=seed, **train), progress=False).fit(corpus.train)

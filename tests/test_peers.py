@@ -91,3 +91,32 @@ def test_speed_is_checked_on_the_system_that_reaches_the_quality(peers):
     assert checks["train time K=50: sklearn-nmf / ours-topk-late >= 1"]["met"] is True
     # 6x: the faster ours-topk (10x faster than gensim) does not count, it misses the quality
     assert checks["train time K=50: gensim-lda / ours-topk-late >= 10"]["met"] is False
+
+
+@pytest.fixture(scope="module")
+def select(peers):
+    spec = importlib.util.spec_from_file_location("bench_peers_select", PEERS.parent / "peers_select.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_settings_are_chosen_on_a_split_of_the_training_set_only(select):
+    import scipy.sparse as sp
+
+    train = sp.csr_matrix(np.arange(100, dtype=np.float32)[:, None] + 1)  # row i holds i + 1
+    test = sp.csr_matrix(np.full((7, 1), -1.0, dtype=np.float32))
+    corpus = select.peers.Corpus("toy", train, test, np.zeros(100), np.zeros(7), ["w"], np.ones(1))
+    split = select.validation_corpus(corpus)
+    fit_rows, val_rows = split.train.toarray().ravel(), split.test.toarray().ravel()
+    assert (len(fit_rows), len(val_rows)) == (80, 20)
+    assert sorted(np.concatenate([fit_rows, val_rows])) == list(range(1, 101))  # disjoint, all training docs
+    assert split.y_train is None and split.y_test is None  # no labels: the test set is never touched
+
+
+def test_unknown_selection_candidate_is_named_before_any_corpus_loads(select, monkeypatch, capsys):
+    monkeypatch.setattr(select.peers, "load_20ng", lambda: pytest.fail("the corpus was loaded"))
+    with pytest.raises(SystemExit) as stop:
+        select.main(["--candidates", "batch 128, lr 4e-3;batch 999"])
+    assert stop.value.code == 2
+    assert "unknown candidate 'batch 999'" in capsys.readouterr().err
