@@ -157,17 +157,42 @@ def plot_peers(peers: Dict[str, Any], path: Path, K: int = 50) -> Path:
     corpora = sorted({s["corpus"] for s in summary}) or ["-"]
     fig, axes = plt.subplots(1, len(corpora), figsize=(5.5 * len(corpora), 3.8), squeeze=False)
     for ax, corpus in zip(axes[0], corpora):
-        for s in (s for s in summary if s["corpus"] == corpus):
+        rows = [s for s in summary if s["corpus"] == corpus]
+        lifts = _label_lifts([s["train_s"] for s in rows], [s["npmi_heldout"] for s in rows])
+        for s, lift in zip(rows, lifts):
             ours = s["system"].startswith("ours")
             ax.scatter(s["train_s"], s["npmi_heldout"], s=60 if ours else 35, marker="*" if ours else "o",
                        color="crimson" if ours else "steelblue")
-            ax.annotate(s["system"], (s["train_s"], s["npmi_heldout"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+            ax.annotate(s["system"], (s["train_s"], s["npmi_heldout"]), fontsize=7, xytext=(4, 3 - 9 * lift),
+                        textcoords="offset points")
         ax.set_xscale("log")
         ax.set_xlabel("train time (s, log)")
         ax.set_ylabel(f"held-out NPMI (K={K})")
         ax.set_title(corpus)
         ax.grid(alpha=0.3)
     return _save(fig, path)
+
+
+def _label_lifts(times: List[float], values: List[float], width: float = 0.2, line: float = 0.045) -> List[int]:
+    """Lines (9 points each) to move each point's label down so that labels do not overlap.
+
+    On the plot's scales (log time, linear value), each normalised to its range, a label is
+    ``width`` wide and ``line`` high; labels are placed from the highest point down, each at
+    the first line where it clears the labels already placed.
+    """
+    x = np.log10(np.maximum(np.asarray(times, dtype=float), 1e-9))
+    y = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return []
+    x = (x - x.min()) / max(float(np.ptp(x)), 1e-9)
+    y = (y - y.min()) / max(float(np.ptp(y)), 1e-9)
+    lifts = [0] * len(x)
+    heights: Dict[int, float] = {}
+    for i in map(int, np.argsort(-y, kind="stable")):
+        others = [h for j, h in heights.items() if abs(x[i] - x[j]) < width]
+        lifts[i] = next(n for n in range(len(x) + 1) if all(abs(y[i] - n * line - h) >= line for h in others))
+        heights[i] = y[i] - lifts[i] * line
+    return lifts
 
 
 def _doc_sample(corpus: str, max_docs: int) -> Tuple[List[str], List[Optional[str]]]:

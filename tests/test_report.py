@@ -63,3 +63,13 @@ def test_cli_report_is_registered():
 
     result = CliRunner().invoke(app, ["report", "--help"])
     assert result.exit_code == 0 and "report" in result.output.lower()
+
+
+def test_peer_labels_of_nearby_points_go_to_separate_lines():
+    from spacy_sparsecode.report import _label_lifts
+
+    # two systems at about the same time and NPMI, a third far away in time, a fourth far below
+    lifts = _label_lifts([2.0, 2.2, 300.0, 2.0], [0.25, 0.25, 0.25, -0.2])
+    assert lifts[0] != lifts[1]
+    assert lifts[2] == 0 and lifts[3] == 0
+    assert _label_lifts([], []) == []
