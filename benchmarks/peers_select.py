@@ -1,9 +1,11 @@
-"""Choose training settings of ``ours-topk-late`` on a validation split of the training set.
+"""Choose the settings of ``ours-topk-late`` on a validation split of the training set.
 
 The peer benchmark reports held-out NPMI on each corpus's test split; settings chosen by
 that figure would be tuned on the test set. This script splits the *training* documents
 (seeded 80/20), trains each candidate on the 80% and scores its topics on the 20% (held-out
-NPMI, TD), with NMF as the reference, and writes ``benchmarks/results/peers_select.{json,md}``:
+NPMI, TD), with NMF as the reference, and writes ``benchmarks/results/peers_select_<corpus>.{json,md}``
+(the runs of candidates not run this time are kept from that file when its split, seeds and
+base settings match):
 
     python benchmarks/peers_select.py                 # 20 Newsgroups, seeds 0-5
     python benchmarks/peers_select.py --corpus bbc --seeds 3
@@ -15,6 +17,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -23,7 +26,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402  (the benchmark's corpora, vocabulary and systems)
 
-#: Candidate overrides of ``peers.OURS_LATE_TRAIN``: batch size, step size, epochs.
+from spacy_sparsecode.training import TrainConfig  # noqa: E402
+
+#: Candidate overrides of ``ours-topk-late``'s training settings (``peers.OURS_LATE_TRAIN``:
+#: ``TrainConfig`` fields) and model settings (``peers.OURS_TOPK_LATE``: every other field).
 CANDIDATES: Dict[str, Dict[str, Any]] = {
     "batch 128, lr 4e-3": dict(batch_size=128, lr=4e-3),
     "batch 256, lr 4e-3": dict(batch_size=256, lr=4e-3),
@@ -36,7 +42,23 @@ CANDIDATES: Dict[str, Dict[str, Any]] = {
     # 450 steps are the 10 epochs of the full 20 Newsgroups training set at batch 256; on a
     # smaller corpus (BBC: 7 batches an epoch) they add epochs instead of stopping at 70 steps.
     "batch 256, lr 8e-3, at least 450 steps": dict(batch_size=256, lr=8e-3, min_steps=450),
+    # model settings, with the training setting chosen above (batch 256, lr 8e-3)
+    "exclusivity 0.6": dict(exclusivity=0.6),
+    "exclusivity 0.8": dict(exclusivity=0.8),
+    "constrain from 0.5": dict(constrain_from=0.5),
+    "constrain from 0.8": dict(constrain_from=0.8),
+    "k 6": dict(k=6),
+    "k 12": dict(k=12),
+    "init from 50 neighbours": dict(init_neighbours=50),
+    "init from 200 neighbours": dict(init_neighbours=200),
+    "init from 30 neighbours": dict(init_neighbours=30),
+    "init from 50 neighbours, constrain from 0.8": dict(init_neighbours=50, constrain_from=0.8),
+    # latents that fire in few documents hold one thread's or one author's words (a signature):
+    # counted as dead sooner, AuxK moves them to what the others leave unexplained
+    "dead after 500 docs": dict(dead_after_docs=500),
+    "dead after 250 docs": dict(dead_after_docs=250),
 }
+TRAIN_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 VALIDATION_SHARE = 0.2
 SPLIT_SEED = 123
 K = 50
@@ -58,6 +80,29 @@ def score(fitted: peers.Fitted, corpus: peers.Corpus) -> Dict[str, float]:
     return dict(npmi=report["npmi_heldout"], td=report["td"], train_s=fitted.train_seconds)
 
 
+def earlier_runs(path: Path, meta: Dict[str, Any]) -> Dict[str, List[Dict[str, float]]]:
+    """The runs saved in ``path`` when they were made on the same split, with the same seeds and the
+    same base settings the candidates override; else none."""
+    if not path.exists():
+        return {}
+    saved = json.loads(path.read_text(encoding="utf8"))
+    same = all(saved.get("meta", {}).get(key) == meta[key] for key in ("corpus", "seeds", "split_seed", "K", "base"))
+    return {name: rows for name, rows in saved.get("runs", {}).items() if name in CANDIDATES or name == "sklearn-nmf"} if same else {}
+
+
+def markdown(meta: Dict[str, Any], summary: Dict[str, Dict[str, Any]]) -> str:
+    """The validation table: mean ± std over seeds of each candidate, NMF first."""
+    base = meta["base"]
+    lines = [f"Validation split of a training set ({meta['corpus']}), K={meta['K']}, seeds 0-{meta['seeds'] - 1}, "
+             f"measured {meta['date']}. Each candidate overrides the `ours-topk-late` settings: model {base['model']}, "
+             f"training {base['train']}. Train seconds come from runs at different times on a shared machine: "
+             "compare candidates' costs by their steps, not by these.", "",
+             "| system | held-out NPMI | TD | train s |", "|---|---:|---:|---:|"]
+    for name, entry in summary.items():
+        lines.append(f"| {name} | {entry['npmi'][0]:.3f} ± {entry['npmi'][1]:.3f} | {entry['td'][0]:.2f} | {entry['train_s'][0]:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", default="20ng", choices=["20ng", "bbc"])
@@ -76,32 +121,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     data = validation_corpus(corpus)
     print(f"== {data.note}")
     model = dict(n_latents=K, **peers.OURS_TOPK_LATE)
-    results: Dict[str, List[Dict[str, float]]] = {}
+    out = Path(args.out) / f"peers_select_{args.corpus}.json"
+    meta = dict(date=time.strftime("%Y-%m-%d"), corpus=data.note, seeds=args.seeds, split_seed=SPLIT_SEED, K=K,
+                base=dict(model=peers.OURS_TOPK_LATE, train=peers.OURS_LATE_TRAIN))
+    results = earlier_runs(out, meta)
     for name in ["sklearn-nmf", *chosen]:
         for seed in range(args.seeds):
             if name == "sklearn-nmf":
                 fitted = peers.fit_nmf(data, K, seed)
             else:
-                train = {**peers.OURS_LATE_TRAIN, **CANDIDATES[name]}
-                fitted = peers.fit_model("topk", {**model, "seed": seed}, train, data, seed)
+                overrides = CANDIDATES[name]
+                train = {**peers.OURS_LATE_TRAIN, **{f: v for f, v in overrides.items() if f in TRAIN_FIELDS}}
+                settings = {**model, **{f: v for f, v in overrides.items() if f not in TRAIN_FIELDS}, "seed": seed}
+                fitted = peers.fit_model("topk", settings, train, data, seed)
             row = score(fitted, data)
-            results.setdefault(name, []).append(row)
+            results[name] = [*results.get(name, [])[:seed], row]
             print(f"   {name:20s} seed={seed} NPMI {row['npmi']:+.3f}  TD {row['td']:.2f}  train {row['train_s']:.1f}s", flush=True)
     summary = {name: {metric: (float(np.mean([r[metric] for r in rows])), float(np.std([r[metric] for r in rows])))
                       for metric in ("npmi", "td", "train_s")} for name, rows in results.items()}
-    lines = [f"Validation split of the {args.corpus} training set ({data.note}), K={K}, seeds 0-{args.seeds - 1}; "
-             "`ours-topk-late` model settings, training overrides as named.", "",
-             "| system | held-out NPMI | TD | train s |", "|---|---:|---:|---:|"]
-    for name, entry in summary.items():
-        lines.append(f"| {name} | {entry['npmi'][0]:.3f} ± {entry['npmi'][1]:.3f} | {entry['td'][0]:.2f} | {entry['train_s'][0]:.1f} |")
-    table = "\n".join(lines) + "\n"
+    table = markdown(meta, summary)
     from spacy_sparsecode.io import write_bytes_atomic
 
-    out = Path(args.out)
-    meta = dict(date=time.strftime("%Y-%m-%d"), corpus=data.note, seeds=args.seeds, split_seed=SPLIT_SEED, K=K)
-    write_bytes_atomic(out / f"peers_select_{args.corpus}.json",
-                       json.dumps(dict(meta=meta, summary=summary, runs=results), indent=1).encode("utf8"))
-    write_bytes_atomic(out / f"peers_select_{args.corpus}.md", table.encode("utf8"))
+    write_bytes_atomic(out, json.dumps(dict(meta=meta, summary=summary, runs=results), indent=1).encode("utf8"))
+    write_bytes_atomic(out.with_suffix(".md"), table.encode("utf8"))
     print(table)
     return 0
 
