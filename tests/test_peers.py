@@ -134,3 +134,17 @@ def test_earlier_selection_runs_are_kept_only_for_the_same_split_seeds_and_base(
     assert select.earlier_runs(path, other_base) == {}
     assert select.earlier_runs(path, dict(meta, seeds=3)) == {}
     assert select.earlier_runs(tmp_path / "absent.json", meta) == {}
+
+
+def test_dated_validation_holds_out_each_groups_latest_training_posts(select, tmp_path):
+    import json
+
+    posts = [("train/a/105", "late a"), ("train/b/7", "early b"), ("test/a/200", "a test post"), ("train/a/101", "early a"),
+             ("train/b/9", "late b"), ("train/a/102", " "), ("train/a/103", "a"), ("train/a/104", "a"), ("train/b/8", "b"),
+             ("train/b/6", "b"), ("train/b/5", "b")]
+    path = tmp_path / "posts.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "split": i.split("/")[0], "text": t}) + "\n" for i, t in posts), encoding="utf8")
+    # training rows without the test post and the empty one: a/105, b/7, a/101, b/9, a/103, a/104, b/8, b/6, b/5
+    assert select.dated_validation_rows(9, path).tolist() == [0, 3]  # a/105 and b/9, each group's latest fifth
+    with pytest.raises(ValueError, match="corpus cache"):
+        select.dated_validation_rows(10, path)
