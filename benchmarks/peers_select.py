@@ -32,33 +32,29 @@ from spacy_sparsecode.training import TrainConfig  # noqa: E402
 #: Candidate overrides of ``ours-topk-late``'s training settings (``peers.OURS_LATE_TRAIN``:
 #: ``TrainConfig`` fields) and model settings (``peers.OURS_TOPK_LATE``: every other field).
 CANDIDATES: Dict[str, Dict[str, Any]] = {
-    "batch 128, lr 4e-3": dict(batch_size=128, lr=4e-3),
-    "batch 256, lr 4e-3": dict(batch_size=256, lr=4e-3),
-    "batch 256, lr 6e-3": dict(batch_size=256, lr=6e-3),
-    "batch 256, lr 8e-3": dict(batch_size=256, lr=8e-3),
-    "batch 256, lr 6e-3, 12 epochs": dict(batch_size=256, lr=6e-3, epochs=12),
-    "batch 256, lr 8e-3, 12 epochs": dict(batch_size=256, lr=8e-3, epochs=12),
-    "batch 384, lr 8e-3": dict(batch_size=384, lr=8e-3),
-    "batch 512, lr 8e-3": dict(batch_size=512, lr=8e-3),
+    "the setting": {},
+    # the setting before the non-negative encoder (2026-11-24): a learned encoder bias leaves
+    # 1-2 active latents a document, so latents become small clusters (threads, signatures)
+    "biased encoder, k 8, exclusivity 0.7, lr 8e-3": dict(nonneg_encoder=False, k=8, exclusivity=0.7, lr=8e-3),
+    "biased encoder, k 5, exclusivity 0.6, lr 1.6e-2": dict(nonneg_encoder=False),
+    # training: batches of 256 (450 steps on 20 Newsgroups), the step size
+    "lr 8e-3": dict(lr=8e-3),
+    "lr 1.2e-2": dict(lr=1.2e-2),
+    "lr 2e-2": dict(lr=2e-2),
+    "12 epochs": dict(epochs=12),
+    "batch 128, lr 8e-3": dict(batch_size=128, lr=8e-3),
     # 450 steps are the 10 epochs of the full 20 Newsgroups training set at batch 256; on a
     # smaller corpus (BBC: 7 batches an epoch) they add epochs instead of stopping at 70 steps.
-    "batch 256, lr 8e-3, at least 450 steps": dict(batch_size=256, lr=8e-3, min_steps=450),
-    # model settings, with the training setting chosen above (batch 256, lr 8e-3)
-    "exclusivity 0.6": dict(exclusivity=0.6),
-    "exclusivity 0.8": dict(exclusivity=0.8),
-    "constrain from 0.5": dict(constrain_from=0.5),
-    "constrain from 0.8": dict(constrain_from=0.8),
+    "at least 450 steps": dict(min_steps=450),
+    # model settings, with the training setting above
+    "k 4": dict(k=4),
     "k 6": dict(k=6),
-    "k 12": dict(k=12),
+    "k 8": dict(k=8),
+    "exclusivity 0.5": dict(exclusivity=0.5),
+    "exclusivity 0.7": dict(exclusivity=0.7),
+    "constrain from 0.5": dict(constrain_from=0.5),
     "init from 50 neighbours": dict(init_neighbours=50),
-    "init from 100 neighbours": dict(init_neighbours=100),
     "init from 200 neighbours": dict(init_neighbours=200),
-    "init from 30 neighbours": dict(init_neighbours=30),
-    "init from 50 neighbours, constrain from 0.8": dict(init_neighbours=50, constrain_from=0.8),
-    # latents that fire in few documents hold one thread's or one author's words (a signature):
-    # counted as dead sooner, AuxK moves them to what the others leave unexplained
-    "dead after 500 docs": dict(dead_after_docs=500),
-    "dead after 250 docs": dict(dead_after_docs=250),
 }
 TRAIN_FIELDS = frozenset(f.name for f in fields(TrainConfig))
 VALIDATION_SHARE = 0.2

@@ -70,17 +70,18 @@ def _convert_outputs(model: Model, inputs_outputs: Tuple[Any, Any], is_train: bo
 #   exclusivity: a word keeps a latent's weight only if >= this share of its largest (0: off)
 #   init_neighbours: latents start at the mean of this many similar documents (1: one)
 #   pre_encoder_bias: encode W_enc (x - b_dec) instead of x W_enc (default: KL, threshold)
+#   nonneg_encoder: non-negative encoder without bias: TopK codes always use their k latents
 # The topic-quality settings of benchmarks/model_zoo.py (K=50) are scaling="log1p",
 # init_neighbours=40, latents_per_word=2, diversity_coef=2.0.
 
 
 def _sae_config(n_latents: int, k: int, scaling: str, loss: str, aux_k: int, aux_coef: float, dead_after_docs: int,
                 denoise_rate: float, diversity_coef: float, latents_per_word: int, exclusivity: float, init_neighbours: int, seed: int,
-                pre_encoder_bias: bool, **family: Any) -> Dict[str, Any]:
+                pre_encoder_bias: bool, nonneg_encoder: bool, **family: Any) -> Dict[str, Any]:
     return dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, aux_k=aux_k, aux_coef=aux_coef,
                 dead_after_docs=dead_after_docs, denoise_rate=denoise_rate, diversity_coef=diversity_coef,
                 latents_per_word=latents_per_word, exclusivity=exclusivity, init_neighbours=init_neighbours, seed=seed,
-                pre_encoder_bias=pre_encoder_bias, **family)
+                pre_encoder_bias=pre_encoder_bias, nonneg_encoder=nonneg_encoder, **family)
 
 
 @registry.architectures("spacy-sparsecode.TopKSAE.v1")
@@ -99,11 +100,12 @@ def build_topk_sae(
     exclusivity: float = 0.0,
     init_neighbours: int = 1,
     pre_encoder_bias: bool = False,
+    nonneg_encoder: bool = False,
 ) -> Model[sp.csr_matrix, Any]:
     """TopK sparse autoencoder (non-negative decoder, AuxK dead-latent revival)."""
     return sparse_code_model("topk", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs,
                                                  denoise_rate, diversity_coef, latents_per_word, exclusivity, init_neighbours, seed,
-                                                 pre_encoder_bias))
+                                                 pre_encoder_bias, nonneg_encoder))
 
 
 @registry.architectures("spacy-sparsecode.L1SAE.v1")
@@ -123,11 +125,12 @@ def build_l1_sae(
     exclusivity: float = 0.0,
     init_neighbours: int = 1,
     pre_encoder_bias: bool = False,
+    nonneg_encoder: bool = False,
 ) -> Model[sp.csr_matrix, Any]:
     """ReLU sparse autoencoder with an L1 penalty; inference codes keep the top ``k``."""
     return sparse_code_model("l1", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs, denoise_rate,
                                                diversity_coef, latents_per_word, exclusivity, init_neighbours, seed, pre_encoder_bias,
-                                               l1_coef=l1_coef))
+                                               nonneg_encoder, l1_coef=l1_coef))
 
 
 @registry.architectures("spacy-sparsecode.KLSAE.v1")
@@ -149,10 +152,12 @@ def build_kl_sae(
     exclusivity: float = 0.0,
     init_neighbours: int = 1,
     pre_encoder_bias: bool = True,
+    nonneg_encoder: bool = False,
 ) -> Model[sp.csr_matrix, Any]:
     """Sparse autoencoder with the KL(rho || rho_hat) sparsity penalty; top ``k`` at inference."""
     return sparse_code_model("kl", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs, denoise_rate,
-                                               diversity_coef, latents_per_word, exclusivity, init_neighbours, seed, pre_encoder_bias, rho=rho,
+                                               diversity_coef, latents_per_word, exclusivity, init_neighbours, seed, pre_encoder_bias,
+                                               nonneg_encoder, rho=rho,
                                                beta=beta, activation=activation))
 
 
@@ -175,11 +180,12 @@ def build_threshold_sae(
     exclusivity: float = 0.0,
     init_neighbours: int = 1,
     pre_encoder_bias: bool = True,
+    nonneg_encoder: bool = False,
 ) -> Model[sp.csr_matrix, Any]:
     """JumpReLU sparse autoencoder (learned thresholds, L0 penalty); at most ``k`` active at inference."""
     return sparse_code_model("threshold", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs,
                                                       denoise_rate, diversity_coef, latents_per_word, exclusivity, init_neighbours,
-                                                      seed, pre_encoder_bias, l0_coef=l0_coef, threshold_init=threshold_init,
+                                                      seed, pre_encoder_bias, nonneg_encoder, l0_coef=l0_coef, threshold_init=threshold_init,
                                                       bandwidth=bandwidth))
 
 

@@ -147,11 +147,12 @@ def test_topic_preset_constrains_the_decoder_late(tmp_path: Path) -> None:
     run("train", SAMPLE, tmp_path / "topics", "--config", preset, "--n-latents", "16", "--epochs", "4",
         "--constrain-from", "0.5", "--threads", "1")
     model = spacy.load(tmp_path / "topics").get_pipe("sparsecode").torch_model
-    assert model.config.scaling == "log1p-tfidf" and model.config.exclusivity == 0.7
+    assert model.config.scaling == "log1p-tfidf" and model.config.exclusivity == 0.6 and model.config.nonneg_encoder
+    assert bool((model.W_enc >= 0).all())
     weights = model.decoder_weights().detach()
     largest = weights.amax(dim=0, keepdim=True)
     # the constraint holds at the end (up to the rows' renormalisation after the last mask)
-    assert bool(((weights == 0) | (weights >= 0.6 * largest)).all())
+    assert bool(((weights == 0) | (weights >= 0.5 * largest)).all())
     assert "--constrain-from" in run("train", SAMPLE, tmp_path / "x", "--constrain-from", "1.5", code=2).output
 
 

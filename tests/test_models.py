@@ -361,6 +361,24 @@ def test_decoder_topic_constraints_limit_the_latents_of_each_word():
         small_model("topk", exclusivity=1.5)
 
 
+def test_nonneg_encoder_gives_every_document_its_k_latents(data):
+    matrix = data[0][:64]
+    free = small_model("topk")
+    with torch.no_grad():
+        free.b_enc.fill_(-1.0)  # a negative bias, as training learns: few latents pass the ReLU
+    assert (free.encode(matrix).matrix != 0).sum(axis=1).max() < 3
+    model = small_model("topk", nonneg_encoder=True)
+    Trainer(model, TrainConfig(lr=0.05, batch_size=16, epochs=3, seed=0), progress=False).fit(matrix)
+    assert bool((model.W_enc >= 0).all()) and bool((model.b_enc == 0).all())  # no bias, non-negative weights
+    with torch.no_grad():
+        model.b_enc.fill_(-1.0)  # unused: the pre-activations of a non-negative bag stay >= 0
+    nnz = np.asarray((model.encode(matrix).matrix != 0).sum(axis=1)).ravel()
+    words = np.diff(matrix.indptr)
+    assert (nnz[words > 0] == 3).all()  # k = 3 for every document with words
+    with pytest.raises(ValueError, match="nonneg_encoder"):
+        small_model("topk", nonneg_encoder=True, pre_encoder_bias=True)
+
+
 def test_constrain_from_holds_the_constraints_off_for_a_share_of_the_steps(data, monkeypatch):
     matrix = data[0][:48]  # 3 batches of 16 per epoch, 4 epochs: 12 steps
     model = small_model("topk", exclusivity=1.0)

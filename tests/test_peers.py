@@ -117,7 +117,7 @@ def test_settings_are_chosen_on_a_split_of_the_training_set_only(select):
 def test_unknown_selection_candidate_is_named_before_any_corpus_loads(select, monkeypatch, capsys):
     monkeypatch.setattr(select.peers, "load_20ng", lambda: pytest.fail("the corpus was loaded"))
     with pytest.raises(SystemExit) as stop:
-        select.main(["--candidates", "batch 128, lr 4e-3;batch 999"])
+        select.main(["--candidates", "lr 1.2e-2;batch 999"])
     assert stop.value.code == 2
     assert "unknown candidate 'batch 999'" in capsys.readouterr().err
 

@@ -64,11 +64,15 @@ class SAEConfig(ModelConfig):
     exclusivity: float = 0.0
     init_neighbours: int = 1
     pre_encoder_bias: bool = False
+    nonneg_encoder: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("loss", self.loss, LOSSES)
         check_field("pre_encoder_bias", self.pre_encoder_bias, isinstance(self.pre_encoder_bias, bool), "a bool")
+        check_field("nonneg_encoder", self.nonneg_encoder, isinstance(self.nonneg_encoder, bool)
+                    and not (self.nonneg_encoder and self.pre_encoder_bias),
+                    "a bool, and false with pre_encoder_bias (x - b_dec can be negative)")
         check_field("dead_after_docs", self.dead_after_docs, self.dead_after_docs > 0, "a positive int")
         check_field("aux_k", self.aux_k, self.aux_k >= 0, "an int >= 0 (0 disables AuxK)")
         check_field("aux_coef", self.aux_coef, self.aux_coef >= 0, "a float >= 0")
@@ -181,9 +185,12 @@ class SparseAutoencoder(CodeModel):
         most m latents); ``exclusivity = r > 0`` keeps a word's weight in a latent only when it
         is at least r times the word's largest weight in any latent (r = 1: one latent a
         word). Either way latents' top words overlap little (topic diversity) while the
-        training loss picks which latents own a word.
+        training loss picks which latents own a word. ``nonneg_encoder`` also keeps the
+        encoder non-negative, at every step.
         """
         self.W_dec.clamp_(min=0)
+        if self.config.nonneg_encoder:
+            self.W_enc.clamp_(min=0)
         m, ratio = self.config.latents_per_word, self.config.exclusivity
         if constrain and 0 < m < self.config.n_latents:
             _keep_at_least(self.W_dec, _column_kth_largest(self.W_dec, m))
@@ -193,7 +200,15 @@ class SparseAutoencoder(CodeModel):
 
     def pre_activations(self, scaled: CsrBatch) -> torch.Tensor:
         """Encoder pre-activations (B, K) of a scaled batch: x W_enc + b_enc, or W_enc (x - b_dec) + b_enc
-        with ``pre_encoder_bias``."""
+        with ``pre_encoder_bias``, or x W_enc with ``nonneg_encoder``.
+
+        ``nonneg_encoder`` (non-negative W_enc, no bias) makes every pre-activation of a
+        non-negative bag >= 0, so a TopK document always uses its k latents: a parts-based
+        mixture like NMF's, instead of the one or two latents a learned negative bias leaves
+        (near-clustering, whose small clusters are single threads and authors).
+        """
+        if self.config.nonneg_encoder:
+            return scaled.matmul(self.W_enc)
         pre = scaled.matmul(self.W_enc) + self.b_enc
         return pre - self.b_dec @ self.W_enc if self.config.pre_encoder_bias else pre
 
