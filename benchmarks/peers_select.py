@@ -106,6 +106,16 @@ def validation_corpus(corpus: peers.Corpus, validation: Optional[np.ndarray] = N
                         + ("" if how == "random" else f" ({how} split)"))
 
 
+def fit_candidate(name: str, corpus: peers.Corpus, seed: int) -> peers.Fitted:
+    """Train candidate ``name`` (or ``sklearn-nmf``, the reference) at K=50 on ``corpus.train``."""
+    if name == "sklearn-nmf":
+        return peers.fit_nmf(corpus, K, seed)
+    overrides = CANDIDATES[name]
+    train = {**peers.OURS_LATE_TRAIN, **{f: v for f, v in overrides.items() if f in TRAIN_FIELDS}}
+    settings = {"n_latents": K, **peers.OURS_TOPK_LATE, **{f: v for f, v in overrides.items() if f not in TRAIN_FIELDS}, "seed": seed}
+    return peers.fit_model("topk", settings, train, corpus, seed)
+
+
 def score(fitted: peers.Fitted, corpus: peers.Corpus) -> Dict[str, float]:
     from spacy_sparsecode.metrics import topic_report
 
@@ -158,7 +168,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     validation = dated_validation_rows(corpus.train.shape[0]) if args.split == "dated" else None
     data = validation_corpus(corpus, validation, args.split)
     print(f"== {data.note}")
-    model = dict(n_latents=K, **peers.OURS_TOPK_LATE)
     out = Path(args.out) / f"peers_select_{args.corpus}{'_dated' if args.split == 'dated' else ''}.json"
     meta = dict(date=time.strftime("%Y-%m-%d"), corpus=data.note, seeds=args.seeds, split_seed=SPLIT_SEED, K=K,
                 base=dict(model=peers.OURS_TOPK_LATE, train=peers.OURS_LATE_TRAIN))
@@ -166,14 +175,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     reference = [] if len(results.get("sklearn-nmf", [])) == args.seeds else ["sklearn-nmf"]  # run once per split
     for name in [*reference, *chosen]:
         for seed in range(args.seeds):
-            if name == "sklearn-nmf":
-                fitted = peers.fit_nmf(data, K, seed)
-            else:
-                overrides = CANDIDATES[name]
-                train = {**peers.OURS_LATE_TRAIN, **{f: v for f, v in overrides.items() if f in TRAIN_FIELDS}}
-                settings = {**model, **{f: v for f, v in overrides.items() if f not in TRAIN_FIELDS}, "seed": seed}
-                fitted = peers.fit_model("topk", settings, train, data, seed)
-            row = score(fitted, data)
+            row = score(fit_candidate(name, data, seed), data)
             results[name] = [*results.get(name, [])[:seed], row]
             print(f"   {name:20s} seed={seed} NPMI {row['npmi']:+.3f}  TD {row['td']:.2f}  train {row['train_s']:.1f}s", flush=True)
     summary = {name: {metric: (float(np.mean([r[metric] for r in rows])), float(np.std([r[metric] for r in rows])))

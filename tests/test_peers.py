@@ -148,3 +148,22 @@ def test_dated_validation_holds_out_each_groups_latest_training_posts(select, tm
     assert select.dated_validation_rows(9, path).tolist() == [0, 3]  # a/105 and b/9, each group's latest fifth
     with pytest.raises(ValueError, match="corpus cache"):
         select.dated_validation_rows(10, path)
+
+
+def test_latent_profile_counts_each_latents_documents_and_word_rarity(select, monkeypatch):
+    import scipy.sparse as sp
+
+    spec = importlib.util.spec_from_file_location("bench_latent_profile", PEERS.parent / "latent_profile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "TOP_N", 2)
+    train = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0]], dtype=np.float32))
+    test = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 0, 1, 0]], dtype=np.float32))  # "d" never comes back
+    corpus = select.peers.Corpus("toy", train, test, None, None, list("abcd"), np.ones(4))
+    codes = np.array([[1, 0], [2, 0], [0, 1], [1, 0]], dtype=np.float32)  # latent 0 in 3 documents, latent 1 in 1
+    fitted = select.peers.Fitted(np.array([[1, 0.9, 0, 0], [0, 0, 1, 0.9]]), 0.0, lambda x: x, codes)
+    row = module.profile(fitted, corpus, corpus.words)
+    assert row["l0"] == 1.0 and row["median_active_docs"] == 2.0
+    assert row["median_top_word_df"] == 1.75  # medians of (3, 2) and (1, 1)
+    assert row["npmi"] == pytest.approx(0.0) and row["bad_share"] == 0.5  # "a b" at NPMI 1, "c d" at -1
+    assert row["worst"] == "-1.00 (1 docs): c d"

@@ -1,0 +1,100 @@
+"""Profile the latents of a topic model: how many documents each serves and how rare its words are.
+
+Held-out NPMI punishes a latent whose top words co-occur only in a few training documents (one
+thread, one author's signature): later documents do not share them. This script trains NMF and
+``peers_select`` candidates on the dated validation split of 20 Newsgroups (each group's latest
+training posts held out) and reports, per system over seeds: codes' mean L0, the median number
+of fitting documents a latent is active in, the median document frequency of its top-10 words,
+held-out NPMI and the share of latents below -0.3, with the worst latent's words. Writes
+``benchmarks/results/latent_profile.{json,md}``:
+
+    python benchmarks/latent_profile.py
+    python benchmarks/latent_profile.py --candidates "the setting" --seeds 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import peers  # noqa: E402
+import peers_select  # noqa: E402
+
+DEFAULT = ("sklearn-nmf", "biased encoder, k 8, exclusivity 0.7, lr 8e-3", "the setting")
+BAD_NPMI = -0.3
+TOP_N = 10
+
+
+def profile(fitted: peers.Fitted, corpus: peers.Corpus, words: List[str]) -> Dict[str, Any]:
+    """Per-latent figures of one trained system, summarised."""
+    from spacy_sparsecode.metrics import npmi, top_words
+
+    codes = sp.csr_matrix(fitted.train_repr if fitted.train_repr is not None else fitted.encode(corpus.train))
+    active = np.asarray((codes != 0).sum(axis=0)).ravel()
+    df = np.asarray((corpus.train > 0).sum(axis=0)).ravel()
+    top = top_words(np.asarray(fitted.topic_word, dtype=np.float64), TOP_N)
+    held = npmi(top, corpus.test)
+    worst = int(np.argmin(held))
+    return dict(l0=float((codes != 0).sum(axis=1).mean()),
+                median_active_docs=float(np.median(active)), median_top_word_df=float(np.median(np.median(df[top], axis=1))),
+                npmi=float(held.mean()), bad_share=float((held < BAD_NPMI).mean()),
+                worst=f"{held[worst]:+.2f} ({int(active[worst])} docs): " + " ".join(words[i] for i in top[worst][:6]))
+
+
+def markdown(meta: Dict[str, Any], summary: Dict[str, Dict[str, Any]]) -> str:
+    lines = [f"Latent profile on {meta['corpus']}, K={peers_select.K}, seeds 0-{meta['seeds'] - 1}, measured {meta['date']}. "
+             f"Candidates as in `peers_select.py` (base: {meta['base']}); medians over latents, then means over seeds.", "",
+             f"| system | L0 | docs a latent is active in | df of its top-{TOP_N} words | held-out NPMI | "
+             f"latents < {BAD_NPMI} | worst latent (seed 0) |", "|---|---:|---:|---:|---:|---:|---|"]
+    for name, entry in summary.items():
+        lines.append(f"| {name} | {entry['l0']:.1f} | {entry['median_active_docs']:.0f} | {entry['median_top_word_df']:.0f} | "
+                     f"{entry['npmi']:.3f} | {entry['bad_share']:.0%} | {entry['worst']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per system (default 3)")
+    parser.add_argument("--candidates", default=";".join(DEFAULT), help="peers_select candidates or sklearn-nmf, ';'-separated")
+    parser.add_argument("--out", default=str(peers.RESULTS), help="results folder")
+    args = parser.parse_args(argv)
+    names = [c.strip() for c in args.candidates.split(";") if c.strip()]
+    unknown = [n for n in names if n not in peers_select.CANDIDATES and n != "sklearn-nmf"]
+    if unknown:
+        parser.error(f"unknown candidate {unknown[0]!r}; known: sklearn-nmf; {'; '.join(peers_select.CANDIDATES)}")
+    corpus = peers.load_20ng()
+    if corpus is None:
+        print(f"skip: {peers.NEWSGROUPS} is absent")
+        return 0
+    data = peers_select.validation_corpus(corpus, peers_select.dated_validation_rows(corpus.train.shape[0]), "dated")
+    print(f"== {data.note}")
+    runs: Dict[str, List[Dict[str, Any]]] = {}
+    for name in names:
+        for seed in range(args.seeds):
+            row = profile(peers_select.fit_candidate(name, data, seed), data, corpus.words)
+            runs.setdefault(name, []).append(row)
+            print(f"   {name:24s} seed={seed} L0 {row['l0']:.1f}  docs/latent {row['median_active_docs']:.0f}  "
+                  f"top-word df {row['median_top_word_df']:.0f}  NPMI {row['npmi']:+.3f}  worst {row['worst']}", flush=True)
+    summary = {name: {**{key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key != "worst"}, "worst": rows[0]["worst"]}
+               for name, rows in runs.items()}
+    meta = dict(date=time.strftime("%Y-%m-%d"), corpus=data.note, seeds=args.seeds, base=peers.OURS_TOPK_LATE)
+    table = markdown(meta, summary)
+    from spacy_sparsecode.io import write_bytes_atomic
+
+    out = Path(args.out) / "latent_profile.json"
+    write_bytes_atomic(out, json.dumps(dict(meta=meta, summary=summary, runs=runs), indent=1).encode("utf8"))
+    write_bytes_atomic(out.with_suffix(".md"), table.encode("utf8"))
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
