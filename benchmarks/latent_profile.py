@@ -15,7 +15,6 @@ held-out NPMI and the share of latents below -0.3, with the worst latent's words
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -86,13 +85,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     summary = {name: {**{key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key != "worst"}, "worst": rows[0]["worst"]}
                for name, rows in runs.items()}
     meta = dict(date=time.strftime("%Y-%m-%d"), corpus=data.note, seeds=args.seeds, base=peers.OURS_TOPK_LATE)
-    table = markdown(meta, summary)
-    from spacy_sparsecode.io import write_bytes_atomic
-
     out = Path(args.out) / "latent_profile.json"
-    write_bytes_atomic(out, json.dumps(dict(meta=meta, summary=summary, runs=runs), indent=1).encode("utf8"))
-    write_bytes_atomic(out.with_suffix(".md"), table.encode("utf8"))
-    print(table)
+    print(peers_select.write_results(out, dict(meta=meta, summary=summary, runs=runs), markdown(meta, summary)))
     return 0
 
 

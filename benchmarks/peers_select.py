@@ -133,6 +133,15 @@ def earlier_runs(path: Path, meta: Dict[str, Any]) -> Dict[str, List[Dict[str, f
     return {name: rows for name, rows in saved.get("runs", {}).items() if name in CANDIDATES or name == "sklearn-nmf"} if same else {}
 
 
+def write_results(out: Path, data: Dict[str, Any], table: str) -> str:
+    """Write ``data`` to ``out`` (JSON) and ``table`` beside it (``.md``), each atomically; return the table."""
+    from spacy_sparsecode.io import write_bytes_atomic
+
+    write_bytes_atomic(out, json.dumps(data, indent=1).encode("utf8"))
+    write_bytes_atomic(out.with_suffix(".md"), table.encode("utf8"))
+    return table
+
+
 def markdown(meta: Dict[str, Any], summary: Dict[str, Dict[str, Any]]) -> str:
     """The validation table: mean ± std over seeds of each candidate, NMF first."""
     base = meta["base"]
@@ -180,12 +189,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"   {name:20s} seed={seed} NPMI {row['npmi']:+.3f}  TD {row['td']:.2f}  train {row['train_s']:.1f}s", flush=True)
     summary = {name: {metric: (float(np.mean([r[metric] for r in rows])), float(np.std([r[metric] for r in rows])))
                       for metric in ("npmi", "td", "train_s")} for name, rows in results.items()}
-    table = markdown(meta, summary)
-    from spacy_sparsecode.io import write_bytes_atomic
-
-    write_bytes_atomic(out, json.dumps(dict(meta=meta, summary=summary, runs=results), indent=1).encode("utf8"))
-    write_bytes_atomic(out.with_suffix(".md"), table.encode("utf8"))
-    print(table)
+    print(write_results(out, dict(meta=meta, summary=summary, runs=results), markdown(meta, summary)))
     return 0
 
 
