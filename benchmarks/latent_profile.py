@@ -36,13 +36,13 @@ def profile(fitted: peers.Fitted, corpus: peers.Corpus, words: List[str]) -> Dic
     """Per-latent figures of one trained system, summarised."""
     from spacy_sparsecode.metrics import npmi, top_words
 
-    codes = sp.csr_matrix(fitted.train_repr if fitted.train_repr is not None else fitted.encode(corpus.train))
-    active = np.asarray((codes != 0).sum(axis=0)).ravel()
+    codes = sp.csr_matrix(fitted.train_repr if fitted.train_repr is not None else fitted.encode(corpus.train)) != 0
+    active = np.asarray(codes.sum(axis=0)).ravel()
     df = np.asarray((corpus.train > 0).sum(axis=0)).ravel()
     top = top_words(np.asarray(fitted.topic_word, dtype=np.float64), TOP_N)
     held = npmi(top, corpus.test)
     worst = int(np.argmin(held))
-    return dict(l0=float((codes != 0).sum(axis=1).mean()),
+    return dict(l0=float(codes.sum(axis=1).mean()),
                 median_active_docs=float(np.median(active)), median_top_word_df=float(np.median(np.median(df[top], axis=1))),
                 npmi=float(held.mean()), bad_share=float((held < BAD_NPMI).mean()),
                 worst=f"{held[worst]:+.2f} ({int(active[worst])} docs): " + " ".join(words[i] for i in top[worst][:6]))

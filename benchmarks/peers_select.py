@@ -36,7 +36,7 @@ CANDIDATES: Dict[str, Dict[str, Any]] = {
     # the setting before the non-negative encoder (2026-11-24): a learned encoder bias leaves
     # 1-2 active latents a document, so latents become small clusters (threads, signatures)
     "biased encoder, k 8, exclusivity 0.7, lr 8e-3": dict(nonneg_encoder=False, k=8, exclusivity=0.7, lr=8e-3),
-    "biased encoder, k 5, exclusivity 0.6, lr 1.6e-2": dict(nonneg_encoder=False),
+    "biased encoder": dict(nonneg_encoder=False),
     # training: batches of 256 (450 steps on 20 Newsgroups), the step size
     "lr 8e-3": dict(lr=8e-3),
     "lr 1.2e-2": dict(lr=1.2e-2),
@@ -48,7 +48,7 @@ CANDIDATES: Dict[str, Dict[str, Any]] = {
     "at least 450 steps": dict(min_steps=450),
     # model settings, with the training setting above
     "k 4": dict(k=4),
-    "k 6": dict(k=6),
+    "k 5": dict(k=5),
     "k 8": dict(k=8),
     "exclusivity 0.5": dict(exclusivity=0.5),
     "exclusivity 0.7": dict(exclusivity=0.7),

@@ -126,10 +126,10 @@ def test_earlier_selection_runs_are_kept_only_for_the_same_split_seeds_and_base(
     import json
 
     meta = dict(corpus="c", seeds=2, split_seed=1, K=50, base=dict(model={"k": 8}, train={"lr": 0.1}))
-    runs = {"sklearn-nmf": [{"npmi": 0.1}], "k 6": [{"npmi": 0.2}], "a candidate since removed": [{"npmi": 0.3}]}
+    runs = {"sklearn-nmf": [{"npmi": 0.1}], "k 5": [{"npmi": 0.2}], "a candidate since removed": [{"npmi": 0.3}]}
     path = tmp_path / "peers_select_c.json"
     path.write_text(json.dumps(dict(meta=meta, runs=runs)), encoding="utf8")
-    assert select.earlier_runs(path, meta) == {"sklearn-nmf": [{"npmi": 0.1}], "k 6": [{"npmi": 0.2}]}
+    assert select.earlier_runs(path, meta) == {"sklearn-nmf": [{"npmi": 0.1}], "k 5": [{"npmi": 0.2}]}
     other_base = dict(meta, base=dict(model={"k": 8, "init_neighbours": 50}, train={"lr": 0.1}))
     assert select.earlier_runs(path, other_base) == {}
     assert select.earlier_runs(path, dict(meta, seeds=3)) == {}
