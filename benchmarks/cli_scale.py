@@ -125,7 +125,7 @@ def measure(args: List[str], env: Dict[str, str]) -> Dict[str, Any]:
 
 
 def sparsecode(*args: Any) -> List[str]:
-    return [sys.executable, "-m", "spacy_sparsecode.cli", *map(str, args)]
+    return [sys.executable, "-m", "spacy_sparsecode.cli.app", *map(str, args)]
 
 
 # --- the parts --------------------------------------------------------------------------

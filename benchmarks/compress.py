@@ -27,13 +27,13 @@ import numpy as np
 import spacy
 import torch
 
-from spacy_sparsecode.corpora import iter_bbc
-from spacy_sparsecode.featurize import apply_weighting
+from spacy_sparsecode.text.corpora import iter_bbc
+from spacy_sparsecode.text.featurize import apply_weighting
 from spacy_sparsecode.io import write_bytes_atomic, write_json_atomic
 from spacy_sparsecode.metrics import probe_accuracy, top_words
 from spacy_sparsecode.tasks.compress import pack, unpack
 from spacy_sparsecode.tasks.topics import decoded_scores
-from spacy_sparsecode.training import TrainConfig
+from spacy_sparsecode.models.trainer import TrainConfig
 
 RESULTS = Path(__file__).parent / "results"
 SEED = 0

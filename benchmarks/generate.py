@@ -1,6 +1,6 @@
 """Generation from a VAE on BBC News: are generated codes and bags like real ones?
 
-Data: the built-in BBC corpus (``spacy_sparsecode.corpora.iter_bbc``, 2,225 articles), split
+Data: the built-in BBC corpus (``spacy_sparsecode.text.corpora.iter_bbc``, 2,225 articles), split
 80/20 by a seeded permutation. A VAE (``--family``: the Gaussian beta-VAE with its background
 word bias by default, or the ProdLDA-style logistic-normal VAE; ``sparsecode`` component on
 ``spacy.blank("en")``, fast trainer ``component.fit``) is trained on the 80%; everything
@@ -48,13 +48,13 @@ import spacy
 import torch
 
 from spacy_sparsecode.codes import SparseCode, SparseCodes
-from spacy_sparsecode.corpora import iter_bbc
-from spacy_sparsecode.featurize import apply_weighting
+from spacy_sparsecode.text.corpora import iter_bbc
+from spacy_sparsecode.text.featurize import apply_weighting
 from spacy_sparsecode.io import write_bytes_atomic, write_json_atomic
 from spacy_sparsecode.metrics import npmi, top_words
 from spacy_sparsecode.tasks import generate as gen
 from spacy_sparsecode.tasks.summarize import sentence_spans
-from spacy_sparsecode.training import TrainConfig
+from spacy_sparsecode.models.trainer import TrainConfig
 
 RESULTS = Path(__file__).parent / "results"
 SEED = 0

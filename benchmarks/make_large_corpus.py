@@ -21,7 +21,7 @@ from typing import Dict, List
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from spacy_sparsecode.corpora import iter_bbc  # noqa: E402
+from spacy_sparsecode.text.corpora import iter_bbc  # noqa: E402
 from spacy_sparsecode.io import atomic_path  # noqa: E402
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'])")

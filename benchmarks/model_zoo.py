@@ -41,13 +41,13 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 import spacy_sparsecode  # noqa: F401  (registers the component)
-from spacy_sparsecode.corpora import iter_bbc
-from spacy_sparsecode.featurize import apply_weighting, docs_to_csr
+from spacy_sparsecode.text.corpora import iter_bbc
+from spacy_sparsecode.text.featurize import apply_weighting, docs_to_csr
 from spacy_sparsecode.io import write_bytes_atomic, write_json_atomic
 from spacy_sparsecode.metrics import cluster_nmi, dead_share, mean_l0, probe_accuracy, topic_report
 from spacy_sparsecode.models import build_model
-from spacy_sparsecode.training import TrainConfig, Trainer
-from spacy_sparsecode.vocab import BagOfWordsVocab
+from spacy_sparsecode.models.trainer import TrainConfig, Trainer
+from spacy_sparsecode.text.vocab import BagOfWordsVocab
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SEED = 0

@@ -94,8 +94,8 @@ def _featurize(train_texts: List[str], test_texts: List[str]) -> Tuple[sp.csr_ma
     """Tokenise with spacy.blank('en'); vocabulary from the training docs (``HARNESS_VOCAB``)."""
     import spacy
 
-    from spacy_sparsecode.featurize import docs_to_csr
-    from spacy_sparsecode.vocab import BagOfWordsVocab, VocabConfig
+    from spacy_sparsecode.text.featurize import docs_to_csr
+    from spacy_sparsecode.text.vocab import BagOfWordsVocab, VocabConfig
 
     nlp = spacy.blank("en")
     train_docs = list(nlp.pipe(train_texts, batch_size=256))
@@ -135,7 +135,7 @@ def _cached(name: str, build: Callable[[], Corpus]) -> Corpus:
 
 def load_bbc(split_seed: int = 0) -> Corpus:
     """BBC News (2,225 articles, 5 labels), seeded stratified 80/20 split."""
-    from spacy_sparsecode.corpora import iter_bbc
+    from spacy_sparsecode.text.corpora import iter_bbc
 
     def build() -> Corpus:
         records = [r for r in iter_bbc() if r.text.strip()]
@@ -151,7 +151,7 @@ def load_20ng(path: Path = NEWSGROUPS) -> Optional[Corpus]:
     """20 Newsgroups bydate: its own train/test split, ``text`` field only (headers leak labels)."""
     if not path.exists():
         return None
-    from spacy_sparsecode.corpora import read_corpus
+    from spacy_sparsecode.text.corpora import read_corpus
 
     def build() -> Corpus:
         train_texts, test_texts, y_train, y_test, n_empty = [], [], [], [], 0
@@ -200,7 +200,7 @@ def fit_model(family: str, config: Dict[str, Any], train: Dict[str, Any], corpus
     import torch
 
     from spacy_sparsecode.models import build_model
-    from spacy_sparsecode.training import Trainer, TrainConfig
+    from spacy_sparsecode.models.trainer import Trainer, TrainConfig
 
     import torch._dynamo  # noqa: F401  torch.optim imports it lazily (~1 s); imports are outside every timer
 

@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers  # noqa: E402  (the benchmark's corpora, vocabulary and systems)
 
-from spacy_sparsecode.training import TrainConfig  # noqa: E402
+from spacy_sparsecode.models.trainer import TrainConfig  # noqa: E402
 
 #: Candidate overrides of ``ours-topk-late``'s training settings (``peers.OURS_LATE_TRAIN``:
 #: ``TrainConfig`` fields) and model settings (``peers.OURS_TOPK_LATE``: every other field).
@@ -76,7 +76,7 @@ def dated_validation_rows(n_docs: int, path: Path = peers.NEWSGROUPS) -> np.ndar
     holds out what a random one does not: authors and threads that stop, topics that move.
     Rows are in the order ``peers.load_20ng`` keeps the training posts.
     """
-    from spacy_sparsecode.corpora import read_corpus
+    from spacy_sparsecode.text.corpora import read_corpus
 
     groups, numbers = [], []
     for record in read_corpus(path, on_error="skip"):

@@ -22,11 +22,11 @@ import spacy
 import torch
 from sklearn.feature_extraction.text import CountVectorizer
 
-from spacy_sparsecode.corpora import iter_bbc
-from spacy_sparsecode.featurize import docs_to_csr
+from spacy_sparsecode.text.corpora import iter_bbc
+from spacy_sparsecode.text.featurize import docs_to_csr
 from spacy_sparsecode.io import write_json_atomic
-from spacy_sparsecode.training import TrainConfig
-from spacy_sparsecode.vocab import BagOfWordsVocab
+from spacy_sparsecode.models.trainer import TrainConfig
+from spacy_sparsecode.text.vocab import BagOfWordsVocab
 
 RESULTS = Path(__file__).parent / "results" / "pipe_speed.json"
 REPEATS = 3

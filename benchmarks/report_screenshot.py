@@ -24,8 +24,8 @@ def small_bbc_pipeline(path: Path) -> Path:
     """Train a K=50 TopK pipeline on BBC with the fast trainer and save it with its history."""
     import spacy
 
-    from spacy_sparsecode.corpora import iter_bbc
-    from spacy_sparsecode.training import TrainConfig
+    from spacy_sparsecode.text.corpora import iter_bbc
+    from spacy_sparsecode.models.trainer import TrainConfig
 
     nlp = spacy.blank("en")
     component = nlp.add_pipe("sparsecode", config={"model": {"n_latents": 50, "k": 8, "seed": 0}})
@@ -38,7 +38,7 @@ def small_bbc_pipeline(path: Path) -> Path:
 
 
 def main(argv: list) -> int:
-    from spacy_sparsecode.report import build_report
+    from spacy_sparsecode.jobs.report import build_report
 
     cached = Path(tempfile.gettempdir()) / "sparsecode-report" / "bbc-topk50"
     if argv:

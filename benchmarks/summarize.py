@@ -34,7 +34,7 @@ import torch
 
 from spacy_sparsecode.io import write_bytes_atomic, write_json_atomic
 from spacy_sparsecode.tasks.summarize import select_sentences
-from spacy_sparsecode.training import TrainConfig
+from spacy_sparsecode.models.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpora" / "bbc_news_summary.jsonl"

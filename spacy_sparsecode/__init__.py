@@ -5,10 +5,11 @@ reader and the Doc extensions.
 """
 
 from .codes import SparseCode, SparseCodes
-from .component import SparseCoder, make_sparsecode
-from .extensions import install_extensions
-from .vocab import BagOfWordsVocab, VocabConfig
-from . import architectures, corpora  # noqa: F401  (registrations)
+from .pipeline.component import SparseCoder, make_sparsecode
+from .pipeline.extensions import install_extensions
+from .text.vocab import BagOfWordsVocab, VocabConfig
+from .pipeline import architectures  # noqa: F401  (registrations)
+from .text import corpora  # noqa: F401  (registrations)
 
 install_extensions()
 

@@ -11,7 +11,7 @@ import spacy
 import torch
 
 import spacy_sparsecode  # noqa: F401  (registers the factory)
-from spacy_sparsecode.training import TrainConfig
+from spacy_sparsecode.models.trainer import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "corpora" / "sample.jsonl"

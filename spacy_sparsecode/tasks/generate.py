@@ -29,7 +29,7 @@ import torch
 
 from ..codes import SparseCode, SparseCodes
 from ..errors import Errors
-from ..featurize import apply_weighting
+from ..text.featurize import apply_weighting
 from ..models import DATA_SAMPLE_ROWS, CodeModel, CsrBatch
 from .topics import decoded_scores
 

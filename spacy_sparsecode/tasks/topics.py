@@ -97,10 +97,10 @@ class SparseCodeVectorizer(TransformerMixin, BaseEstimator):
 
     def fit(self, X: Iterable[str], y: Any = None) -> "SparseCodeVectorizer":
         """Build the vocabulary from the texts ``X`` and train the model on them."""
-        from ..featurize import docs_to_csr
+        from ..text.featurize import docs_to_csr
         from ..models import build_model
-        from ..training import TrainConfig, Trainer
-        from ..vocab import BagOfWordsVocab, VocabConfig
+        from ..models.trainer import TrainConfig, Trainer
+        from ..text.vocab import BagOfWordsVocab, VocabConfig
 
         docs = self._docs(X)
         vocab = BagOfWordsVocab.build(docs, VocabConfig(min_df=self.min_df, max_df=self.max_df, max_size=self.max_size))
@@ -116,7 +116,7 @@ class SparseCodeVectorizer(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Iterable[str]) -> sp.csr_matrix:
         """Codes of the texts ``X``: CSR (n_texts, n_latents), float32."""
-        from ..featurize import docs_to_csr
+        from ..text.featurize import docs_to_csr
 
         check_is_fitted(self, ["vocab_", "model_"])
         return self.model_.encode(docs_to_csr(self._docs(X), self.vocab_)).matrix

@@ -27,10 +27,10 @@ from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
 import numpy as np
 import scipy.sparse as sp
 
-from .corpora import DEFAULT_MAX_CHARS, corpus_fingerprint, read_corpus
-from .errors import Errors
-from .io import atomic_path, write_bytes_atomic
-from .streaming import ChunkLog, chunked, map_chunks
+from ..text.corpora import DEFAULT_MAX_CHARS, corpus_fingerprint, read_corpus
+from ..errors import Errors
+from ..io import atomic_path, write_bytes_atomic
+from .chunks import ChunkLog, chunked, map_chunks
 
 #: Output suffix → format name.
 FORMATS = {".npz": "npz", ".parquet": "parquet", ".spacy": "docbin"}
@@ -40,7 +40,7 @@ ID_KEY = "sparsecode.id"
 # --- loading a trained pipeline -----------------------------------------------------------
 def sparsecode_name(nlp: Any) -> Optional[str]:
     """The name of the pipeline's first ``sparsecode`` component, or None."""
-    from .component import SparseCoder
+    from ..pipeline.component import SparseCoder
 
     return next((name for name, proc in nlp.pipeline if isinstance(proc, SparseCoder)), None)
 
@@ -99,7 +99,7 @@ def chunk_memory_zone(nlp: Any, state: Dict[str, Any], n_docs: int) -> ContextMa
 
 def setup_encoder(model: str, gpu_id: int = -1, docbin: bool = False, bags: bool = False) -> None:
     """Load the pipeline once per process (``map_chunks`` setup)."""
-    from .training import resolve_device
+    from ..models.trainer import resolve_device
 
     nlp, name = load_pipeline(Path(model))
     component = nlp.get_pipe(name)

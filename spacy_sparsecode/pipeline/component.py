@@ -25,15 +25,15 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
 from .architectures import get_torch_model
-from .codes import SparseCodes
-from .errors import Errors
+from ..codes import SparseCodes
+from ..errors import Errors
 from .extensions import CODE_KEY, MODEL_KEY, SPANS_KEY, SUMMARY_KEY, install_extensions, register_component
-from .featurize import docs_to_csr
-from .io import FORMAT_VERSION, check_format_version, load_tensors, read_json, save_tensors, write_json_atomic
-from .metrics import top_words
-from .models import DATA_SAMPLE_ROWS, CsrBatch, model_class
-from .training import TrainConfig, Trainer
-from .vocab import BagOfWordsVocab, VocabConfig
+from ..text.featurize import docs_to_csr
+from ..io import FORMAT_VERSION, check_format_version, load_tensors, read_json, save_tensors, write_json_atomic
+from ..metrics import top_words
+from ..models import DATA_SAMPLE_ROWS, CsrBatch, model_class
+from ..models.trainer import TrainConfig, Trainer
+from ..text.vocab import BagOfWordsVocab, VocabConfig
 
 default_model_config = """
 [model]
@@ -291,7 +291,7 @@ class SparseCoder(TrainablePipe):
     # --- tasks: compression, topics, summarization (spacy_sparsecode.tasks) -------------
     def fingerprint(self) -> str:
         """Hex fingerprint of the model (family, vocabulary, weights); cached until weights change."""
-        from .tasks.compress import model_fingerprint
+        from ..tasks.compress import model_fingerprint
 
         self._require_initialized()
         model = self.torch_model
@@ -307,7 +307,7 @@ class SparseCoder(TrainablePipe):
 
     def latent_labels(self, n_words: int = 3) -> List[str]:
         """One label per latent: its top ``n_words`` words (cached per model fingerprint)."""
-        from .tasks.topics import latent_labels
+        from ..tasks.topics import latent_labels
 
         self.fingerprint()  # refreshes the cache when the weights changed
         cache = self.__dict__["_task_cache"]
@@ -327,7 +327,7 @@ class SparseCoder(TrainablePipe):
 
     def keywords(self, doc: Doc, top_n: int = 10) -> List[Tuple[str, float]]:
         """The Doc's ``top_n`` words reconstructed from its code, with scores (query expansion)."""
-        from .tasks.topics import decoded_keywords
+        from ..tasks.topics import decoded_keywords
 
         return decoded_keywords(self.torch_model, self._codes_of([doc]), self.bow_vocab.strings, top_n)[0]
 
@@ -352,7 +352,7 @@ class SparseCoder(TrainablePipe):
         redundancy (float): weight of the MMR-style redundancy penalty (code space).
         RETURNS (List[Span]): the chosen sentences in document order (stored for ``Doc._.summary``).
         """
-        from .tasks.summarize import budget, select_sentences, sentence_spans
+        from ..tasks.summarize import budget, select_sentences, sentence_spans
 
         budget(1, sentences, ratio)  # validate the arguments even for an empty Doc
         sents = sentence_spans(doc)
@@ -364,19 +364,19 @@ class SparseCoder(TrainablePipe):
 
     def compress(self, docs: Iterable[Doc], values: str = "fp16") -> bytes:
         """Pack the Docs' codes into bytes stamped with this model's fingerprint."""
-        from .tasks.compress import pack
+        from ..tasks.compress import pack
 
         return pack(self._codes_of(list(docs)), bytes.fromhex(self.fingerprint()), values)
 
     def decompress(self, blob: bytes) -> SparseCodes:
         """Codes from ``compress`` bytes; bytes from another model or truncated ones are refused."""
-        from .tasks.compress import unpack
+        from ..tasks.compress import unpack
 
         return unpack(blob, bytes.fromhex(self.fingerprint()))
 
     def decoded_keywords(self, codes: SparseCodes, top_n: int = 10) -> List[List[Tuple[str, float]]]:
         """Each code's ``top_n`` reconstructed words (e.g. of decompressed codes)."""
-        from .tasks.topics import decoded_keywords
+        from ..tasks.topics import decoded_keywords
 
         return decoded_keywords(self.torch_model, codes, self.bow_vocab.strings, top_n)
 

@@ -11,14 +11,14 @@ from typing import Any, Dict, List
 
 import pytest
 
-from spacy_sparsecode.corpora import (
+from spacy_sparsecode.text.corpora import (
     CorpusError,
     Record,
     corpus_fingerprint,
     read_corpus,
 )
 
-SAMPLE = Path(__file__).resolve().parent.parent / "corpora" / "sample.jsonl"
+SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample.jsonl"
 
 
 def write_jsonl(path: Path, rows: List[Any]) -> Path:

@@ -29,13 +29,13 @@ def _load(model: Path) -> Tuple[Any, Any]:
 
 
 def _records(corpus: str, text_field: str, limit: Optional[int]) -> List[Any]:
-    from .corpora import read_corpus
+    from ..text.corpora import read_corpus
 
     return list(read_corpus(corpus, text_field=text_field, limit=limit))
 
 
 def _pipe_with_progress(nlp: Any, texts: List[str], what: str, batch_size: int = 64) -> Iterator[Any]:
-    from .progress import progress_bar
+    from ..progress import progress_bar
 
     with progress_bar() as bar:
         task = bar.add_task(what, total=len(texts), info="")
@@ -45,7 +45,7 @@ def _pipe_with_progress(nlp: Any, texts: List[str], what: str, batch_size: int =
 
 
 def _write_jsonl(path: Path, rows: List[dict]) -> None:
-    from .io import write_bytes_atomic
+    from ..io import write_bytes_atomic
 
     write_bytes_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf8"))
 
@@ -59,8 +59,8 @@ def compress(
     limit: Optional[int] = typer.Option(None, help="Read at most this many documents."),
 ) -> None:
     """Encode a corpus and pack its codes into bytes (delta + varint ids, quantised values)."""
-    from .io import write_bytes_atomic
-    from .tasks.compress import pack
+    from ..io import write_bytes_atomic
+    from ..tasks.compress import pack
 
     nlp, component = _load(model)
     records = _records(corpus, text_field, limit)
@@ -104,7 +104,7 @@ def summarize(
     """Extractive summaries: sentences whose combined code best covers the document's code."""
     import warnings
 
-    from .tasks.summarize import budget
+    from ..tasks.summarize import budget
 
     budget(1, sentences, ratio)  # fail on a bad budget before any work
     nlp, component = _load(model)
@@ -158,10 +158,10 @@ def generate(
 
     import scipy.sparse as sp
 
-    from .codes import SparseCodes
-    from .errors import Errors
-    from .tasks import generate as gen
-    from .tasks.summarize import sentence_spans
+    from ..codes import SparseCodes
+    from ..errors import Errors
+    from ..tasks import generate as gen
+    from ..tasks.summarize import sentence_spans
 
     modes = [name for name, value in (("--doc", doc), ("--near", near), ("--between", between)) if value is not None]
     if len(modes) > 1:

@@ -24,13 +24,13 @@ import torch
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
-from spacy_sparsecode.cli import app
-from spacy_sparsecode.corpora import read_corpus
+from spacy_sparsecode.cli.app import app
+from spacy_sparsecode.text.corpora import read_corpus
 from spacy_sparsecode.io import load_tensors
-from spacy_sparsecode.training import TrainConfig
-from spacy_sparsecode.vocab import BagOfWordsVocab, VocabConfig
+from spacy_sparsecode.models.trainer import TrainConfig
+from spacy_sparsecode.text.vocab import BagOfWordsVocab, VocabConfig
 
-SAMPLE = Path(__file__).resolve().parent.parent / "corpora" / "sample.jsonl"
+SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample.jsonl"
 SMALL = ["--n-latents", "32", "--k", "4", "--epochs", "2", "--threads", "1"]
 runner = CliRunner()
 
@@ -115,7 +115,7 @@ def test_train_reuses_cache_and_parallel_tokenising_agrees(model: Path, tmp_path
 ])
 def test_vocab_from_document_frequencies_matches_build(config) -> None:
     """The cache's term selection from document frequencies gives what BagOfWordsVocab.build gives."""
-    from spacy_sparsecode.vocab import token_hashes
+    from spacy_sparsecode.text.vocab import token_hashes
 
     nlp = spacy.blank("en")
     docs = list(nlp.pipe(r.text for r in read_corpus(SAMPLE)))
@@ -143,7 +143,7 @@ def test_train_config_and_model_options(tmp_path: Path) -> None:
 
 
 def test_topic_preset_constrains_the_decoder_late(tmp_path: Path) -> None:
-    preset = Path(__file__).resolve().parent.parent / "configs" / "sae_topk_topics.cfg"
+    preset = Path(__file__).resolve().parents[2] / "configs" / "sae_topk_topics.cfg"
     run("train", SAMPLE, tmp_path / "topics", "--config", preset, "--n-latents", "16", "--epochs", "4",
         "--constrain-from", "0.5", "--threads", "1")
     model = spacy.load(tmp_path / "topics").get_pipe("sparsecode").torch_model
@@ -266,7 +266,7 @@ def test_encode_failure_midway_keeps_work_and_resumes(model: Path, tmp_path: Pat
 
 # --- SIGKILL ------------------------------------------------------------------------------
 def cli(*args: object) -> List[str]:
-    return [sys.executable, "-m", "spacy_sparsecode.cli", *map(str, args)]
+    return [sys.executable, "-m", "spacy_sparsecode.cli.app", *map(str, args)]
 
 
 def kill_when(args: List[str], ready, timeout: float = 60.0) -> None:

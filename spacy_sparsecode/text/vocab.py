@@ -22,7 +22,7 @@ from spacy.attrs import IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LEMMA, LENGTH, LI
 from spacy.strings import StringStore, get_string_id
 from spacy.tokens import Doc
 
-from .errors import Errors, Warnings
+from ..errors import Errors, Warnings
 
 #: Token attributes a vocabulary can be built on, by name.
 ATTRS: Dict[str, int] = {"LOWER": LOWER, "NORM": NORM, "LEMMA": LEMMA, "ORTH": ORTH}

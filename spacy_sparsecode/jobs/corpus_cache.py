@@ -23,12 +23,12 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import scipy.sparse as sp
 
-from .corpora import corpus_fingerprint, read_corpus
-from .encoding import chunk_memory_zone
-from .errors import Errors
-from .io import FORMAT_VERSION, atomic_path, read_json, write_json_atomic
-from .streaming import ChunkLog, chunked, map_chunks
-from .vocab import BagOfWordsVocab, HashIndex, VocabConfig, token_hashes
+from ..text.corpora import corpus_fingerprint, read_corpus
+from .encode import chunk_memory_zone
+from ..errors import Errors
+from ..io import FORMAT_VERSION, atomic_path, read_json, write_json_atomic
+from .chunks import ChunkLog, chunked, map_chunks
+from ..text.vocab import BagOfWordsVocab, HashIndex, VocabConfig, token_hashes
 
 CACHE_FILE = "cache.json"
 _MERGE_EVERY = 1 << 21  # buffered (hash, df) pairs before merging into the running table

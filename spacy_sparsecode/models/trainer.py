@@ -18,10 +18,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .errors import Errors
-from .io import FORMAT_VERSION, load_tensors, read_json, save_tensors, write_json_atomic
-from .models.base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, check_field
-from .progress import progress_bar
+from ..errors import Errors
+from ..io import FORMAT_VERSION, load_tensors, read_json, save_tensors, write_json_atomic
+from .base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, check_field
+from ..progress import progress_bar
 
 LATEST = "latest.json"
 #: TrainConfig fields a resumed run may change: they do not alter the steps already taken.

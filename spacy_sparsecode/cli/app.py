@@ -39,8 +39,8 @@ def _main() -> None:
 @contextlib.contextmanager
 def _clear_errors() -> Iterator[None]:
     """Print our errors as one message (no traceback) and exit 1; Ctrl-C exits 130."""
-    from .corpora import CorpusError
-    from .fast_train import TrainingInterrupted
+    from ..text.corpora import CorpusError
+    from ..jobs.train import TrainingInterrupted
 
     try:
         yield
@@ -83,8 +83,8 @@ def demo(
     """Train a TopK sparse autoencoder on the built-in BBC News corpus and show what it learned."""
     import spacy
 
-    from .corpora import iter_bbc
-    from .training import TrainConfig
+    from ..text.corpora import iter_bbc
+    from ..models.trainer import TrainConfig
 
     start = time.perf_counter()
     records = list(iter_bbc())
@@ -127,7 +127,7 @@ def demo(
                   f"Total {time.perf_counter() - start:.0f}s.")
 
 
-from .cli_tasks import register as _register_tasks
+from .tasks import register as _register_tasks
 _register_tasks(app)
 
 
@@ -169,8 +169,8 @@ def train(
     tokenizer/vocabulary settings are unchanged), trains over CSR minibatches, checkpoints,
     and resumes with --resume to the same result as an uninterrupted run.
     """
-    from .fast_train import TrainJob, train_corpus
-    from .training import TrainConfig
+    from ..jobs.train import TrainJob, train_corpus
+    from ..models.trainer import TrainConfig
 
     options: Dict[str, Any] = {key: value for key, value in (("n_latents", n_latents), ("k", k), ("seed", seed)) if value is not None}
     _set_threads(threads)
@@ -217,8 +217,8 @@ def encode(
     The output is written under a temporary name and renamed when complete; finished
     chunks are kept next to it (OUTPUT.partial) until then, so --resume loses no work.
     """
-    from .encoding import EncodeJob, encode_corpus
-    from .progress import progress_bar
+    from ..jobs.encode import EncodeJob, encode_corpus
+    from ..progress import progress_bar
 
     _set_threads(threads)
     job = EncodeJob(model=model, corpus=corpus, output=output, n_process=n_process, batch_size=batch_size,
@@ -240,7 +240,7 @@ def topics(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Show the top words of every latent."""
-    from .encoding import load_pipeline
+    from ..jobs.encode import load_pipeline
 
     with _clear_errors():
         nlp, name = load_pipeline(model)
@@ -272,9 +272,9 @@ def evaluate(
     threads: int = typer.Option(0, min=0, help="Torch CPU threads in this process (0: torch's default); workers use 1."),
 ) -> None:
     """Score a model on a corpus: NPMI, TD, L0, dead share, reconstruction fit, probe accuracy, NMI."""
-    from .evaluation import evaluate_corpus
-    from .io import write_json_atomic
-    from .progress import progress_bar
+    from ..jobs.evaluate import evaluate_corpus
+    from ..io import write_json_atomic
+    from ..progress import progress_bar
 
     _set_threads(threads)
     with _clear_errors():
@@ -297,7 +297,7 @@ def evaluate(
     console.print(table)
 
 
-from .cli_report import register as _register_report
+from .report import register as _register_report
 _register_report(app)
 
 

@@ -71,7 +71,7 @@ def test_steered_code_retrieves_real_sentences(trained_nlp, sample_texts):
 def vae_nlp(sample_texts):
     import spacy
 
-    from spacy_sparsecode.training import TrainConfig
+    from spacy_sparsecode.models.trainer import TrainConfig
 
     nlp = spacy.blank("en")
     component = nlp.add_pipe("sparsecode", config={"model": {"@architectures": "spacy-sparsecode.LogisticNormalVAE.v1",
@@ -151,10 +151,10 @@ def test_near_bad_input(vae_nlp, trained_nlp, sample_texts):
 def test_cli_generate_near_and_between(vae_nlp, tmp_path):
     from typer.testing import CliRunner
 
-    from spacy_sparsecode.cli import app
+    from spacy_sparsecode.cli.app import app
 
     vae_nlp.to_disk(tmp_path / "vae")
-    corpus = str(Path(__file__).resolve().parents[1] / "corpora" / "sample.jsonl")
+    corpus = str(Path(__file__).resolve().parents[2] / "corpora" / "sample.jsonl")
     runner = CliRunner()
     out = tmp_path / "near.jsonl"
     result = runner.invoke(app, ["generate", str(tmp_path / "vae"), corpus, "-o", str(out), "--near", "3",
@@ -172,9 +172,9 @@ def test_cli_generate_near_and_between(vae_nlp, tmp_path):
 def test_cli_generate_near_with_an_sae_names_the_samplers(saved_pipeline, tmp_path):
     from typer.testing import CliRunner
 
-    from spacy_sparsecode.cli import app
+    from spacy_sparsecode.cli.app import app
 
-    corpus = str(Path(__file__).resolve().parents[1] / "corpora" / "sample.jsonl")
+    corpus = str(Path(__file__).resolve().parents[2] / "corpora" / "sample.jsonl")
     result = CliRunner().invoke(app, ["generate", str(saved_pipeline), corpus, "-o", str(tmp_path / "x.jsonl"),
                                       "--near", "0", "--limit", "5"])
     assert result.exit_code != 0

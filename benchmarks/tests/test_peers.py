@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-PEERS = Path(__file__).resolve().parents[1] / "benchmarks" / "peers.py"
+PEERS = Path(__file__).resolve().parents[1] / "peers.py"
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from spacy.tokens import Doc, Span
 
-from .codes import SparseCode
+from ..codes import SparseCode
 
 CODE_KEY = "sparsecode.code"
 MODEL_KEY = "sparsecode.model"  # hex fingerprint of the model that made the code
@@ -36,7 +36,7 @@ def register_component(fingerprint: str, component: Any) -> None:
 
 def find_component(doc: Doc, required: bool = True) -> Any:
     """The live component whose model made the Doc's code (None, or an error, when none)."""
-    from .errors import Errors
+    from ..errors import Errors
 
     fingerprint = doc.user_data.get(MODEL_KEY)
     ref = _LIVE.get(fingerprint) if fingerprint is not None else None

@@ -15,7 +15,7 @@ import spacy_sparsecode.models.sae as sae_module
 from spacy_sparsecode.codes import SparseCodes
 from spacy_sparsecode.io import load_tensors, save_tensors
 from spacy_sparsecode.models import MODEL_FAMILIES, CsrBatch, build_model
-from spacy_sparsecode.training import TrainConfig, Trainer, TrainingError
+from spacy_sparsecode.models.trainer import TrainConfig, Trainer, TrainingError
 
 N_TOPICS, WORDS_PER_TOPIC = 4, 10
 V = N_TOPICS * WORDS_PER_TOPIC

@@ -21,13 +21,13 @@ import catalogue
 from spacy.language import Language
 from spacy.util import load_config, load_model_from_config, registry
 
-from .component import SparseCoder
-from .corpora import DEFAULT_MAX_CHARS
+from ..pipeline.component import SparseCoder
+from ..text.corpora import DEFAULT_MAX_CHARS
 from .corpus_cache import CorpusCache, build_cache, cache_key, load_cache
-from .errors import Errors
-from .io import read_json, write_json_atomic
-from .progress import progress_bar
-from .training import LATEST, RESUMABLE_CHANGES, TrainConfig, Trainer
+from ..errors import Errors
+from ..io import read_json, write_json_atomic
+from ..progress import progress_bar
+from ..models.trainer import LATEST, RESUMABLE_CHANGES, TrainConfig, Trainer
 
 #: Key of ``meta.json`` that marks a pipeline folder written by ``sparsecode train``.
 META_KEY = "sparsecode_train"
@@ -95,7 +95,7 @@ def build_pipeline(config_path: Optional[Path], lang: str, family: Optional[str]
     config_path: a ``spacy train`` config (its [nlp] and [components] are used), or None
     for ``spacy.blank(lang)`` + ``sparsecode``. ``family``/``options`` set the model block.
     """
-    from .component import DEFAULT_MODEL
+    from ..pipeline.component import DEFAULT_MODEL
 
     if config_path is None:
         config = {"nlp": {"lang": lang, "pipeline": ["sparsecode"]},

@@ -21,8 +21,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import Errors
-from .io import write_bytes_atomic
+from ..errors import Errors
+from ..io import write_bytes_atomic
 
 PathLike = Union[str, Path]
 DEFAULT_PEERS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "peers.json"
@@ -197,7 +197,7 @@ def _label_lifts(times: List[float], values: List[float], width: float = 0.2, li
 
 def _doc_sample(corpus: str, max_docs: int) -> Tuple[List[str], List[Optional[str]]]:
     """Texts and labels for the document map: 'bbc' or any path ``read_corpus`` reads."""
-    from .corpora import iter_bbc, read_corpus
+    from ..text.corpora import iter_bbc, read_corpus
 
     records = iter_bbc() if corpus == "bbc" else read_corpus(corpus, on_error="skip")
     texts, labels = [], []

@@ -15,10 +15,10 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from . import metrics
-from .corpora import DEFAULT_MAX_CHARS, read_corpus
-from .encoding import load_pipeline, setup_encoder, encode_chunk, stack_parts
-from .streaming import chunked, map_chunks
+from .. import metrics
+from ..text.corpora import DEFAULT_MAX_CHARS, read_corpus
+from .encode import load_pipeline, setup_encoder, encode_chunk, stack_parts
+from .chunks import chunked, map_chunks
 
 
 def _probe_split(labels: np.ndarray, splits: List[Optional[str]], seed: int) -> Optional[tuple]:

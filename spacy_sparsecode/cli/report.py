@@ -21,7 +21,7 @@ def report(
 ) -> None:
     """Write training curves, top words per latent, a document map, the L0 histogram and the
     peer benchmark plot as PNGs, plus one self-contained HTML page embedding them."""
-    from .report import build_report
+    from ..jobs.report import build_report
 
     try:
         page = build_report(model, out_dir, corpus=corpus, max_docs=max_docs, peers_json=peers)

@@ -15,8 +15,8 @@ import scipy.sparse as sp
 from spacy.util import registry
 from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v3, torch2xp, xp2torch
 
-from .codes import SparseCodes
-from .models import CodeModel, CsrBatch, build_model, model_class
+from ..codes import SparseCodes
+from ..models import CodeModel, CsrBatch, build_model, model_class
 
 
 def sparse_code_model(family: str, config: Dict[str, Any]) -> Model:

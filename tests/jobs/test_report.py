@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from spacy_sparsecode.training import TrainConfig
+from spacy_sparsecode.models.trainer import TrainConfig
 
 pytest.importorskip("matplotlib")
 
-from spacy_sparsecode.report import build_report  # noqa: E402
+from spacy_sparsecode.jobs.report import build_report  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -59,14 +59,14 @@ def test_report_without_history_or_peers_says_so(tiny_model, tmp_path):
 def test_cli_report_is_registered():
     from typer.testing import CliRunner
 
-    from spacy_sparsecode.cli import app
+    from spacy_sparsecode.cli.app import app
 
     result = CliRunner().invoke(app, ["report", "--help"])
     assert result.exit_code == 0 and "report" in result.output.lower()
 
 
 def test_peer_labels_of_nearby_points_go_to_separate_lines():
-    from spacy_sparsecode.report import _label_lifts
+    from spacy_sparsecode.jobs.report import _label_lifts
 
     # two systems at about the same time and NPMI, a third far away in time, a fourth far below
     lifts = _label_lifts([2.0, 2.2, 300.0, 2.0], [0.25, 0.25, 0.25, -0.2])

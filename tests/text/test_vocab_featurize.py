@@ -11,8 +11,8 @@ import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spacy_sparsecode.featurize import WEIGHTINGS, apply_weighting, docs_to_csr
-from spacy_sparsecode.vocab import BagOfWordsVocab, VocabConfig, token_hashes
+from spacy_sparsecode.text.featurize import WEIGHTINGS, apply_weighting, docs_to_csr
+from spacy_sparsecode.text.vocab import BagOfWordsVocab, VocabConfig, token_hashes
 
 TEXTS = [
     "The cat sat on the mat.",

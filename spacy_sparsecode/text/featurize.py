@@ -18,7 +18,7 @@ from spacy.attrs import ORTH
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from .errors import Errors
+from ..errors import Errors
 from .vocab import ATTRS, FILTER_ATTRS, LEXEME_ATTRS, BagOfWordsVocab, HashIndex, keep_mask, lexeme_mask
 
 WEIGHTINGS = ("count", "log1p", "tfidf")

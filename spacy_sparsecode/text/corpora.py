@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, List, Mapping, Optional, Tuple, Union
 
-from .errors import Errors
+from ..errors import Errors
 
 if TYPE_CHECKING:
     from spacy.language import Language

@@ -22,9 +22,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
-from .corpora import CorpusError
-from .errors import Errors
-from .io import FORMAT_VERSION, read_json, write_json_atomic
+from ..text.corpora import CorpusError
+from ..errors import Errors
+from ..io import FORMAT_VERSION, read_json, write_json_atomic
 
 T = TypeVar("T")
 JOB_FILE = "job.json"

@@ -1,0 +1,1 @@
+"""The ``sparsecode`` command line (typer): parsing, options and one error handler."""

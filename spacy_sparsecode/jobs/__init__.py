@@ -1,0 +1,1 @@
+"""Long corpus jobs: training, the corpus cache, encoding, evaluation and the report (files, chunks, resume, workers)."""

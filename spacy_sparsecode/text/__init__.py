@@ -1,0 +1,1 @@
+"""Text to bag-of-words CSR rows: corpus readers, the vocabulary and the featurizer (no torch)."""
