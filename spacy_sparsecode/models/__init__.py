@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Type
+import dataclasses
+from typing import Any, Dict, Optional, Tuple, Type
 
 import numpy as np
+import torch
 
 from ..errors import Errors
 from .base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, LossParts, ModelConfig
@@ -41,8 +43,26 @@ def build_model(family: str, config: Dict[str, Any], n_vocab: int, idf: Optional
     return cls(cls.config_class.from_dict(config), n_vocab, idf)
 
 
+#: Model-config fields added by a format version, with the value that reproduces how older
+#: formats behaved: format 1 always subtracted the SAE decoder bias before encoding; formats
+#: 1-2 had no ex-post prior buffers in the VAEs.
+_ADDED_FIELDS = {"pre_encoder_bias": (2, True), "prior_components": (3, 0)}
+
+
+def upgrade_saved(family: str, config: Dict[str, Any], tensors: Dict[str, torch.Tensor],
+                  format_version: int) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
+    """A saved model's config and tensors, written in ``format_version``, in the current format."""
+    config = dict(config)
+    fields = {f.name for f in dataclasses.fields(model_class(family).config_class)}
+    for name, (added_in, legacy_value) in _ADDED_FIELDS.items():
+        if format_version < added_in and name in fields:
+            config.setdefault(name, legacy_value)
+    return config, tensors
+
+
 __all__ = [
     "DATA_SAMPLE_ROWS", "CodeModel", "CsrBatch", "LossParts", "ModelConfig", "MODEL_FAMILIES", "build_model", "model_class",
+    "upgrade_saved",
     "SAEConfig", "L1SAEConfig", "KLSAEConfig", "ThresholdSAEConfig", "TopKSAE", "L1SAE", "KLSAE", "ThresholdSAE",
     "VAEConfig", "LogisticNormalConfig", "GaussianVAE", "LogisticNormalVAE", "DictionaryConfig", "DictionaryCoder",
 ]

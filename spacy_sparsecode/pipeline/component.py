@@ -7,7 +7,6 @@ safetensors next to JSON settings and the vocabulary; nothing is pickled.
 
 from __future__ import annotations
 
-import dataclasses
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -31,7 +30,7 @@ from .extensions import CODE_KEY, MODEL_KEY, SPANS_KEY, SUMMARY_KEY, install_ext
 from ..text.featurize import docs_to_csr
 from ..io import FORMAT_VERSION, check_format_version, load_tensors, read_json, save_tensors, write_json_atomic
 from ..metrics import top_words
-from ..models import DATA_SAMPLE_ROWS, CsrBatch, model_class
+from ..models import DATA_SAMPLE_ROWS, CsrBatch, upgrade_saved
 from ..models.trainer import TrainConfig, Trainer
 from ..text.vocab import BagOfWordsVocab, VocabConfig
 
@@ -399,13 +398,14 @@ class SparseCoder(TrainablePipe):
         path = Path(path)
         settings = read_json(path / "cfg.json")
         check_format_version(settings, path / "cfg.json")
-        self.model.attrs["family"], self.model.attrs["config"] = settings["family"], _upgraded_model_config(settings)
         self.vocab_config = VocabConfig(**settings["vocab_config"])
         self.bow_vocab = BagOfWordsVocab.from_dict(read_json(path / "vocab.json"))
         if len(self.bow_vocab) != settings["n_vocab"]:
             raise ValueError(Errors.E023.format(path=path / "vocab.json", reason="vocabulary size differs from cfg.json"))
+        config, tensors = upgrade_saved(settings["family"], settings["model"], load_tensors(path / "model.safetensors"),
+                                        settings["format_version"])
+        self.model.attrs["family"], self.model.attrs["config"] = settings["family"], config
         self._build_model()
-        tensors = load_tensors(path / "model.safetensors")
         try:
             self.torch_model.load_state_dict({k: v.to(self.torch_model.device) for k, v in tensors.items()})
         except RuntimeError as err:
@@ -424,28 +424,14 @@ class SparseCoder(TrainablePipe):
         from safetensors.torch import load
         data = srsly.msgpack_loads(bytes_data)
         check_format_version(data["cfg"], "<bytes>")
-        self.model.attrs["family"], self.model.attrs["config"] = data["cfg"]["family"], _upgraded_model_config(data["cfg"])
-        self.vocab_config = VocabConfig(**data["cfg"]["vocab_config"])
+        settings = data["cfg"]
+        config, tensors = upgrade_saved(settings["family"], settings["model"], load(data["weights"]), settings["format_version"])
+        self.model.attrs["family"], self.model.attrs["config"] = settings["family"], config
+        self.vocab_config = VocabConfig(**settings["vocab_config"])
         self.bow_vocab = BagOfWordsVocab.from_dict(data["vocab"])
         self._build_model()
-        self.torch_model.load_state_dict({k: v.to(self.torch_model.device) for k, v in load(data["weights"]).items()})
+        self.torch_model.load_state_dict({k: v.to(self.torch_model.device) for k, v in tensors.items()})
         return self
-
-
-#: Model-config fields added by a format version, with the value that reproduces how older
-#: formats behaved: format 1 always subtracted the SAE decoder bias before encoding; formats
-#: 1-2 had no ex-post prior buffers in the VAEs.
-_ADDED_FIELDS = {"pre_encoder_bias": (2, True), "prior_components": (3, 0)}
-
-
-def _upgraded_model_config(settings: Dict[str, Any]) -> Dict[str, Any]:
-    """The model config of saved settings in the current format (see ``_ADDED_FIELDS``)."""
-    config = dict(settings["model"])
-    fields = {f.name for f in dataclasses.fields(model_class(settings["family"]).config_class)}
-    for name, (added_in, legacy_value) in _ADDED_FIELDS.items():
-        if settings.get("format_version", FORMAT_VERSION) < added_in and name in fields:
-            config.setdefault(name, legacy_value)
-    return config
 
 
 @registry.scorers("spacy-sparsecode.scorer.v1")
