@@ -8,10 +8,16 @@ msgpack-safe (``to_user_data``), so it can live in ``doc.user_data`` and survive
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
+
+#: Keys of ``doc.user_data`` (plain, msgpack-safe values, so ``DocBin`` keeps them).
+CODE_KEY = "sparsecode.code"  # the Doc's code (``SparseCode.to_user_data``)
+MODEL_KEY = "sparsecode.model"  # hex fingerprint of the model that made the code
+SPANS_KEY = "sparsecode.spans"  # {"start:end": code user data} of encoded spans
+SUMMARY_KEY = "sparsecode.summary"  # [[start, end], ...] token offsets of the summary sentences
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,14 @@ class SparseCodes:
             (values.reshape(-1).astype(np.float32), (rows, indices.reshape(-1))), shape=(n_rows, dim)
         )
         return cls(matrix)
+
+    @classmethod
+    def from_codes(cls, codes: Sequence[SparseCode]) -> "SparseCodes":
+        """Stack single codes of one dimension (at least one) into a batch."""
+        indptr = np.cumsum([0] + [code.nnz for code in codes])
+        indices = np.concatenate([code.indices for code in codes])
+        values = np.concatenate([code.values for code in codes])
+        return cls(sp.csr_matrix((values, indices, indptr), shape=(len(codes), codes[0].dim)))
 
     @property
     def dim(self) -> int:

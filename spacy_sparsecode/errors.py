@@ -1,7 +1,10 @@
 """One catalogue of error and warning messages, each naming the culprit and the fix.
 
 Codes are stable: tests and users can match on ``[E012]``. Messages are format strings.
+``check_field`` / ``check_choice`` are the one way settings are validated (E001 / E002).
 """
+
+from typing import Any, Sequence
 
 
 class _WithCodes(type):
@@ -50,7 +53,7 @@ class Errors(metaclass=_WithCodes):
         "corrupted; rebuild it with BagOfWordsVocab.build()."
     )
     E101 = (
-        "Weighting 'tfidf' needs the vocabulary's idf: pass idf=vocab.idf() with one value "
+        "The tf-idf scalings need the vocabulary's idf: pass idf=vocab.idf() with one value "
         "per column ({n_cols} columns), got {got}."
     )
     E102 = (
@@ -154,6 +157,7 @@ class Errors(metaclass=_WithCodes):
     E700 = "The visual report needs matplotlib, which is not installed: pip install spacy-sparsecode[bench]"
     E701 = "Pipeline {path} has no 'sparsecode' component (components: {names}). Pass a pipeline trained with `sparsecode train`."
     E702 = "Corpus {corpus!r} gave no documents with in-vocabulary words for the report's document map: pass another --corpus."
+    E703 = "Peer benchmark results {path} do not exist: run python benchmarks/peers.py, or leave out --peers."
 
     # model families (E6xx)
     E600 = "The '{family}' family is trained by gradient steps (sgd_trained=True): train it with Trainer.fit, not fit_direct."
@@ -165,3 +169,15 @@ class Errors(metaclass=_WithCodes):
 
 class Warnings(metaclass=_WithCodes):
     W001 = "{what}: the vocabulary is empty after filtering; every code will be empty."
+
+
+def check_field(name: str, value: Any, ok: bool, expected: str) -> None:
+    """Raise a ValueError naming the setting ``name`` when ``ok`` is false (E001)."""
+    if not ok:
+        raise ValueError(Errors.E001.format(field=name, expected=expected, value=value))
+
+
+def check_choice(what: str, value: Any, valid: Sequence[str]) -> None:
+    """Raise a ValueError listing the valid values when ``value`` is not one of them (E002)."""
+    if value not in valid:
+        raise ValueError(Errors.E002.format(what=what, value=value, valid=", ".join(valid)))

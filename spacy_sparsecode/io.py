@@ -29,9 +29,11 @@ os.umask(_UMASK)
 #: Version of the model folder layout written by this package. Bump on breaking changes.
 #: 2: sparse autoencoder configs carry ``pre_encoder_bias`` (version 1 ones always used it).
 #: 3: VAE configs carry ``prior_components`` (versions 1-2 have no ex-post prior buffers).
-FORMAT_VERSION = 3
-#: Versions this package still reads (older ones are upgraded on load).
-READABLE_FORMAT_VERSIONS = (1, 2, 3)
+#: 4: SAE configs carry ``encoder_input`` instead of ``pre_encoder_bias`` / ``nonneg_encoder``;
+#:    the VAEs' topic-word tensor is ``topic_word`` (was ``beta``).
+FORMAT_VERSION = 4
+#: Versions this package still reads (older ones are upgraded on load: ``models.upgrade_saved``).
+READABLE_FORMAT_VERSIONS = (1, 2, 3, 4)
 
 
 @contextlib.contextmanager
@@ -83,10 +85,23 @@ def check_format_version(meta: Dict[str, Any], path: PathLike) -> None:
         raise ValueError(Errors.E022.format(path=path, found=found, supported=" or ".join(map(str, READABLE_FORMAT_VERSIONS))))
 
 
+def save_tensor_bytes(tensors: Dict[str, torch.Tensor]) -> bytes:
+    """Tensors as safetensors bytes (on the CPU, contiguous), stamped with the format version."""
+    data = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
+    return st_save_bytes(data, metadata={"format_version": str(FORMAT_VERSION)})
+
+
+def load_tensor_bytes(data: bytes, where: PathLike) -> Dict[str, torch.Tensor]:
+    """Tensors from safetensors bytes; truncated or corrupt bytes raise an error naming ``where``."""
+    try:
+        return st_load_bytes(data)
+    except (SafetensorError, ValueError, RuntimeError) as err:
+        raise ValueError(Errors.E021.format(path=where, reason=err)) from err
+
+
 def save_tensors(path: PathLike, tensors: Dict[str, torch.Tensor]) -> None:
     """Write tensors as safetensors, atomically."""
-    data = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
-    write_bytes_atomic(path, st_save_bytes(data, metadata={"format_version": str(FORMAT_VERSION)}))
+    write_bytes_atomic(path, save_tensor_bytes(tensors))
 
 
 def load_tensors(path: PathLike) -> Dict[str, torch.Tensor]:
@@ -94,7 +109,4 @@ def load_tensors(path: PathLike) -> Dict[str, torch.Tensor]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(Errors.E020.format(path=path))
-    try:
-        return st_load_bytes(path.read_bytes())
-    except (SafetensorError, ValueError, RuntimeError) as err:
-        raise ValueError(Errors.E021.format(path=path, reason=err)) from err
+    return load_tensor_bytes(path.read_bytes(), path)

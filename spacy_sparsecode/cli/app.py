@@ -83,8 +83,9 @@ def demo(
     """Train a TopK sparse autoencoder on the built-in BBC News corpus and show what it learned."""
     import spacy
 
-    from ..text.corpora import iter_bbc
     from ..models.trainer import TrainConfig
+    from ..tasks.topics import topic_words
+    from ..text.corpora import iter_bbc
 
     start = time.perf_counter()
     records = list(iter_bbc())
@@ -104,7 +105,7 @@ def demo(
     table.add_column("latent", justify="right")
     table.add_column("docs", justify="right")
     table.add_column("top words")
-    words = component.topic_words(8)
+    words = topic_words(component, 8)
     for latent in usage.argsort()[::-1][:15]:
         table.add_row(str(latent), str(usage[latent]), " ".join(words[latent]))
     console.print(table)
@@ -240,11 +241,12 @@ def topics(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Show the top words of every latent."""
-    from ..jobs.encode import load_pipeline
+    from ..jobs.pipelines import load_pipeline
+    from ..tasks.topics import topic_words
 
     with _clear_errors():
-        nlp, name = load_pipeline(model)
-        words = nlp.get_pipe(name).topic_words(top_n)
+        _, component = load_pipeline(model)
+        words = topic_words(component, top_n)
     if as_json:
         print(json.dumps({"model": str(model), "top_n": top_n, "topics": {str(i): w for i, w in enumerate(words)}}, ensure_ascii=False))
         return

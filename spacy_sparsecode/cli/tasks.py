@@ -19,13 +19,9 @@ console = Console()
 
 
 def _load(model: Path) -> Tuple[Any, Any]:
-    import spacy
+    from ..jobs.pipelines import load_pipeline
 
-    nlp = spacy.load(model)
-    names = [name for name, pipe in nlp.pipeline if pipe.__class__.__name__ == "SparseCoder"]
-    if not names:
-        raise typer.BadParameter(f"{model} has no 'sparsecode' component; train one with `sparsecode train`.")
-    return nlp, nlp.get_pipe(names[0])
+    return load_pipeline(model)
 
 
 def _records(corpus: str, text_field: str, limit: Optional[int]) -> List[Any]:
@@ -60,13 +56,13 @@ def compress(
 ) -> None:
     """Encode a corpus and pack its codes into bytes (delta + varint ids, quantised values)."""
     from ..io import write_bytes_atomic
-    from ..tasks.compress import pack
+    from ..tasks.compress import compress as compress_codes
 
     nlp, component = _load(model)
     records = _records(corpus, text_field, limit)
     texts = [r.text for r in records]
     docs = list(_pipe_with_progress(nlp, texts, "Encoding"))
-    blob = pack(component._codes_of(docs), bytes.fromhex(component.fingerprint()), values)
+    blob = compress_codes(component, docs, values)
     write_bytes_atomic(output, blob)
     gz = sum(len(gzip.compress(t.encode("utf8"))) for t in texts)
     n = len(texts)
@@ -81,9 +77,12 @@ def decompress(
     top_n: int = typer.Option(10, help="Decoded top words per document."),
 ) -> None:
     """Unpack codes (checking the model fingerprint) and decode each document's top words."""
+    from ..tasks.compress import decompress as decompress_codes
+    from ..tasks.topics import decoded_keywords
+
     _, component = _load(model)
-    codes = component.decompress(packed.read_bytes())
-    words = component.decoded_keywords(codes, top_n) if len(codes) else []
+    codes = decompress_codes(component, packed.read_bytes())
+    words = decoded_keywords(component.torch_model, codes, component.bow_vocab.strings, top_n) if len(codes) else []
     rows = [{"latents": [[j, round(w, 5)] for j, w in code.top_latents()], "words": [w for w, _ in kw]}
             for code, kw in zip(codes, words)]
     _write_jsonl(output, rows)
@@ -104,7 +103,7 @@ def summarize(
     """Extractive summaries: sentences whose combined code best covers the document's code."""
     import warnings
 
-    from ..tasks.summarize import budget
+    from ..tasks.summarize import budget, summarize as summarize_doc
 
     budget(1, sentences, ratio)  # fail on a bad budget before any work
     nlp, component = _load(model)
@@ -115,7 +114,7 @@ def summarize(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for record, doc in zip(records, _pipe_with_progress(nlp, [r.text for r in records], "Summarizing")):
-            spans = component.summarize(doc, sentences=sentences, ratio=ratio, coverage=coverage, redundancy=redundancy)
+            spans = summarize_doc(component, doc, sentences=sentences, ratio=ratio, coverage=coverage, redundancy=redundancy)
             rows.append({"id": record.id, "summary": [s.text for s in spans]})
     _write_jsonl(output, rows)
     console.print(f"Summarized {len(rows):,} documents -> {output}")
@@ -182,11 +181,11 @@ def generate(
         sents = [s for d in docs for s in sentence_spans(d, warn=False)]
     index = gen.SentenceIndex.build(component.featurize(s.as_doc() for s in sents), [s.text for s in sents],
                                     component.bow_vocab.idf())
-    real = component._codes_of(docs)
+    real = component.codes(docs)
     extra: List[dict]
     if near is not None:
         label, source = _doc_ref(near, docs, nlp, "--near")
-        own = component._codes_of([source])
+        own = component.codes([source])
         drawn = gen.near(torch_model, component.featurize([source]), temperature, n, seed, real.l0)
         codes = SparseCodes.stack([own, drawn])
         extra = [{"kind": "document", "source": label}] + [{"kind": "near", "temperature": temperature}] * n

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
+from typing import Any, Callable, ContextManager, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
 
 from ..text.corpora import CorpusError
 from ..errors import Errors
@@ -206,3 +206,20 @@ class ChunkLog:
         """Delete the job folder (after its output has been written)."""
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+#: Documents a process tokenises before it frees each chunk's new words (spaCy memory zones).
+WARM_DOCS = 10_000
+
+
+def chunk_memory_zone(nlp: Any, state: Dict[str, Any], n_docs: int) -> ContextManager[Any]:
+    """No zone for a process' first ``WARM_DOCS`` documents, then ``nlp.memory_zone()``.
+
+    The words of the first documents (the frequent ones) stay in the vocabulary and the
+    tokenizer's cache, which keeps tokenising fast; the new words of later chunks are freed
+    after each chunk, so memory does not grow with the corpus' vocabulary. Nothing made in
+    the zone (Docs, strings) may outlive it.
+    """
+    seen = state.get("seen_docs", 0)
+    state["seen_docs"] = seen + n_docs
+    return contextlib.nullcontext() if seen < WARM_DOCS else nlp.memory_zone()

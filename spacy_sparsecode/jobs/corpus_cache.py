@@ -23,15 +23,13 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 import scipy.sparse as sp
 
-from ..text.corpora import corpus_fingerprint, read_corpus
-from .encode import chunk_memory_zone
 from ..errors import Errors
 from ..io import FORMAT_VERSION, atomic_path, read_json, write_json_atomic
-from .chunks import ChunkLog, chunked, map_chunks
-from ..text.vocab import BagOfWordsVocab, HashIndex, VocabConfig, token_hashes
+from ..text.corpora import corpus_fingerprint, read_corpus
+from .chunks import ChunkLog, chunk_memory_zone, chunked, map_chunks
+from ..text.vocab import BagOfWordsVocab, DocumentFrequencies, HashIndex, VocabConfig, token_hashes
 
 CACHE_FILE = "cache.json"
-_MERGE_EVERY = 1 << 21  # buffered (hash, df) pairs before merging into the running table
 
 
 @dataclass
@@ -97,32 +95,6 @@ def _save_npz(path: Path, arrays: Dict[str, np.ndarray]) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
-
-
-class _DfTable:
-    """Running document frequency per term hash (sorted keys), merged in large batches."""
-
-    def __init__(self) -> None:
-        self.keys = np.zeros(0, dtype=np.uint64)
-        self.df = np.zeros(0, dtype=np.int64)
-        self._buffer: List[np.ndarray] = []
-        self._buffered = 0
-
-    def add(self, keys: np.ndarray) -> None:
-        """Add one shard's per-doc unique keys (each occurrence is one document)."""
-        self._buffer.append(keys)
-        self._buffered += len(keys)
-        if self._buffered >= _MERGE_EVERY:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._buffer:
-            return
-        new_keys, new_df = np.unique(np.concatenate(self._buffer), return_counts=True)
-        merged, inverse = np.unique(np.concatenate([self.keys, new_keys]), return_inverse=True)
-        self.df = np.bincount(inverse, weights=np.concatenate([self.df, new_df]), minlength=len(merged)).astype(np.int64)
-        self.keys = merged
-        self._buffer, self._buffered = [], 0
 
 
 def _resolver(shards: List[Path]) -> Callable[[np.ndarray], List[str]]:
@@ -217,7 +189,7 @@ def build_cache(
     (directory / CACHE_FILE).unlink(missing_ok=True)
     shard_dir = directory / "shards"
     log = ChunkLog(shard_dir, {"key": key, "chunk_size": chunk_size}, resume, what="a partly tokenised corpus")
-    df = _DfTable()
+    df = DocumentFrequencies()
     for entry in log.ordered():
         with np.load(_shard_path(shard_dir, entry["chunk"])) as shard:
             df.add(shard["keys"])
@@ -233,10 +205,9 @@ def build_cache(
             df.add(bags["keys"])
             if on_chunk is not None:
                 on_chunk(n_docs)
-    df.flush()
     shards = [_shard_path(shard_dir, entry["chunk"]) for entry in log.ordered()]
     n_docs = sum(entry["n_docs"] for entry in log.ordered())
-    vocab = BagOfWordsVocab.from_document_frequencies(df.keys, df.df, n_docs, vocab_config, _resolver(shards))
+    vocab = BagOfWordsVocab.from_document_frequencies(*df.table(), n_docs, vocab_config, _resolver(shards))
     matrix = _assemble(shards, vocab)
     write_json_atomic(directory / "vocab.json", vocab.to_dict())
     with atomic_path(directory / "matrix.npz") as tmp:

@@ -15,128 +15,34 @@ suffix picks the format:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import shutil
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..text.corpora import DEFAULT_MAX_CHARS, corpus_fingerprint, read_corpus
 from ..errors import Errors
 from ..io import atomic_path, write_bytes_atomic
+from ..text.corpora import DEFAULT_MAX_CHARS, corpus_fingerprint, read_corpus
 from .chunks import ChunkLog, chunked, map_chunks
+from .pipelines import check_model_dir, encode_chunk, setup_encoder
 
 #: Output suffix → format name.
 FORMATS = {".npz": "npz", ".parquet": "parquet", ".spacy": "docbin"}
-ID_KEY = "sparsecode.id"
 
 
-# --- loading a trained pipeline -----------------------------------------------------------
-def sparsecode_name(nlp: Any) -> Optional[str]:
-    """The name of the pipeline's first ``sparsecode`` component, or None."""
-    from ..pipeline.component import SparseCoder
-
-    return next((name for name, proc in nlp.pipeline if isinstance(proc, SparseCoder)), None)
-
-
-def check_model_dir(path: Path) -> None:
-    """Fail early (E507) unless ``path`` holds a pipeline config with a sparsecode component."""
-    from spacy.util import load_config
-
-    config_path = Path(path) / "config.cfg"
-    if not config_path.exists():
-        raise ValueError(Errors.E507.format(path=path, reason="no config.cfg"))
-    config = load_config(config_path, interpolate=False)
-    names = [n for n, block in config.get("components", {}).items() if block.get("factory") == "sparsecode"]
-    if not names:
-        raise ValueError(Errors.E507.format(path=path, reason="no component with factory 'sparsecode'"))
-    if not (Path(path) / names[0] / "cfg.json").exists():
-        raise ValueError(Errors.E507.format(path=path, reason=f"{names[0]}/cfg.json is missing"))
-
-
-def load_pipeline(path: Path) -> Tuple[Any, str]:
-    """``spacy.load(path)`` and the name of its sparsecode component (E507 if it has none)."""
-    import spacy
-
-    check_model_dir(path)
-    nlp = spacy.load(path)
-    return nlp, sparsecode_name(nlp)
-
-
-def model_fingerprint(path: Path) -> str:
+def _folder_signature(path: Path) -> str:
     """A hex sha256 of the model folder's files (relative path, size, mtime)."""
     h = hashlib.sha256()
     for file in sorted(p for p in Path(path).rglob("*") if p.is_file()):
         stat = file.stat()
         h.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return h.hexdigest()
-
-
-# --- worker side ------------------------------------------------------------------------
-_WORKER: Dict[str, Any] = {}
-#: Documents a process tokenises before it frees each chunk's new words (spaCy memory zones).
-WARM_DOCS = 10_000
-
-
-def chunk_memory_zone(nlp: Any, state: Dict[str, Any], n_docs: int) -> ContextManager[Any]:
-    """No zone for a process' first ``WARM_DOCS`` documents, then ``nlp.memory_zone()``.
-
-    The words of the first documents (the frequent ones) stay in the vocabulary and the
-    tokenizer's cache, which keeps tokenising fast; the new words of later chunks are freed
-    after each chunk, so memory does not grow with the corpus' vocabulary. Nothing made in
-    the zone (Docs, strings) may outlive it.
-    """
-    seen = state.get("seen_docs", 0)
-    state["seen_docs"] = seen + n_docs
-    return contextlib.nullcontext() if seen < WARM_DOCS else nlp.memory_zone()
-
-
-def setup_encoder(model: str, gpu_id: int = -1, docbin: bool = False, bags: bool = False) -> None:
-    """Load the pipeline once per process (``map_chunks`` setup)."""
-    from ..models.trainer import resolve_device
-
-    nlp, name = load_pipeline(Path(model))
-    component = nlp.get_pipe(name)
-    component.torch_model.to(resolve_device(gpu_id))
-    _WORKER.update(nlp=nlp, name=name, component=component, docbin=docbin, bags=bags, seen_docs=0)
-
-
-def _csr_parts(matrix: sp.csr_matrix) -> Dict[str, np.ndarray]:
-    return {"indptr": matrix.indptr.astype(np.int64), "indices": matrix.indices.astype(np.int32),
-            "data": matrix.data.astype(np.float32)}
-
-
-def encode_chunk(payload: Tuple[List[str], List[str]]) -> Dict[str, Any]:
-    """Codes of one chunk ``(ids, texts)``: CSR arrays, ``dim``, and if asked DocBin bytes / bags."""
-    from spacy.tokens import DocBin
-
-    ids, texts = payload  # ids only when a DocBin is asked for
-    nlp, component = _WORKER["nlp"], _WORKER["component"]
-    with chunk_memory_zone(nlp, _WORKER, len(texts)):
-        docs = list(nlp.pipe(texts, disable=[_WORKER["name"]], batch_size=max(len(texts), 1)))
-        bags = component.featurize(docs)
-        codes = component.torch_model.encode(bags)
-        result: Dict[str, Any] = {"codes": _csr_parts(codes.matrix), "dim": codes.dim}
-        if _WORKER["bags"]:
-            result["bags"] = _csr_parts(bags)
-        if _WORKER["docbin"]:
-            component.set_annotations(docs, codes)
-            for doc, doc_id in zip(docs, ids):
-                doc.user_data[ID_KEY] = doc_id
-            result["docbin"] = DocBin(store_user_data=True, docs=docs).to_bytes()
-    return result
-
-
-def stack_parts(parts: List[Dict[str, np.ndarray]], n_cols: int) -> sp.csr_matrix:
-    """Stack chunk CSR arrays (as ``encode_chunk`` returns them) into one matrix."""
-    blocks = [sp.csr_matrix((p["data"], p["indices"], p["indptr"]), shape=(len(p["indptr"]) - 1, n_cols)) for p in parts]
-    return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, n_cols), dtype=np.float32)
 
 
 # --- output writers ---------------------------------------------------------------------
@@ -255,7 +161,7 @@ def encode_corpus(job: EncodeJob, on_chunk: Optional[Callable[[int], None]] = No
         shutil.rmtree(job.parts_dir, ignore_errors=True)
     for stale in job.output.parent.glob(f".{job.output.name}.*.tmp"):  # left by a kill while combining
         stale.unlink()
-    signature = {"model": model_fingerprint(job.model), "corpus": corpus_fingerprint(job.corpus),
+    signature = {"model": _folder_signature(job.model), "corpus": corpus_fingerprint(job.corpus),
                  "text_field": job.text_field, "batch_size": job.batch_size, "format": fmt, "max_chars": job.max_chars}
     log = ChunkLog(job.parts_dir, signature, job.resume)
     resumed = sum(e["n_docs"] for e in log.done.values())

@@ -17,8 +17,8 @@ import numpy as np
 
 from .. import metrics
 from ..text.corpora import DEFAULT_MAX_CHARS, read_corpus
-from .encode import load_pipeline, setup_encoder, encode_chunk, stack_parts
 from .chunks import chunked, map_chunks
+from .pipelines import encode_chunk, load_pipeline, setup_encoder, stack_parts
 
 
 def _probe_split(labels: np.ndarray, splits: List[Optional[str]], seed: int) -> Optional[tuple]:
@@ -51,8 +51,7 @@ def evaluate_corpus(
     on_chunk: Optional[Callable[[int], None]] = None,
 ) -> Dict[str, Any]:
     """All figures for ``model`` on ``corpus``, as a JSON-safe dict (None where not applicable)."""
-    nlp, name = load_pipeline(Path(model))
-    component = nlp.get_pipe(name)
+    _, component = load_pipeline(Path(model))
     reader = read_corpus(corpus, text_field=text_field, label_field=label_field, on_error=on_error, max_chars=max_chars)
     labels: List[Optional[str]] = []
     splits: List[Optional[str]] = []
@@ -76,7 +75,7 @@ def evaluate_corpus(
         "n_vocab": int(X.shape[1]), "n_latents": int(n_latents),
         "npmi_heldout": topics["npmi_heldout"], "td": topics["td"],
         "mean_l0": metrics.mean_l0(C), "dead_share": metrics.dead_share(C),
-        "reconstruction_fit": component.reconstruction_fit_csr(X),
+        "reconstruction_fit": component.torch_model.reconstruction_fit(X),
         "probe_accuracy": None, "cluster_nmi": None, "n_labelled": 0,
     }
     label_array = np.array(labels, dtype=object)

@@ -4,7 +4,7 @@
 from a ``history.json`` next to the model when present), ``topics.png`` (top words per
 latent as a grid), ``doc_map.png`` (documents by code in 2-D: UMAP if installed, else PCA,
 coloured by label), ``l0_hist.png`` and ``peers.png`` (held-out NPMI against train time of
-the peer benchmark, when its ``peers.json`` exists), and ``report.html`` embedding them all
+the peer benchmark, when a ``peers.json`` of ``benchmarks/peers.py`` is given), and ``report.html`` embedding them all
 as base64. matplotlib is imported lazily (the ``bench`` extra).
 """
 
@@ -23,9 +23,10 @@ import scipy.sparse as sp
 
 from ..errors import Errors
 from ..io import write_bytes_atomic
+from ..tasks.topics import topic_words
+from .pipelines import find_sparsecode, load_pipeline
 
 PathLike = Union[str, Path]
-DEFAULT_PEERS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "peers.json"
 DPI = 80
 
 
@@ -240,19 +241,15 @@ def build_report(model_dir: PathLike, out_dir: PathLike, corpus: str = "bbc", ma
     out_dir (Path): where the files go (created).
     corpus (str): 'bbc' or a corpus path, for the document map and L0 histogram.
     max_docs (int): documents sampled from the corpus.
-    peers_json (Path): the peer benchmark results (default: benchmarks/results/peers.json).
+    peers_json (Path): the peer benchmark's results (``benchmarks/results/peers.json``), or None.
     nlp (Language): an already loaded pipeline (skips ``spacy.load``).
     """
     _pyplot()  # fail early with the install hint
-    import spacy
-
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     if nlp is None:
-        nlp = spacy.load(model_dir)
-    names = [name for name, pipe in nlp.pipeline if getattr(pipe, "bow_vocab", None) is not None or name == "sparsecode"]
-    if not names:
-        raise ValueError(Errors.E701.format(path=model_dir, names=", ".join(nlp.pipe_names) or "none"))
-    component = nlp.get_pipe(names[0])
+        nlp, component = load_pipeline(model_dir)
+    else:
+        component = find_sparsecode(nlp, model_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch_model = component.torch_model
     K = torch_model.config.n_latents
@@ -274,7 +271,7 @@ def build_report(model_dir: PathLike, out_dir: PathLike, corpus: str = "bbc", ma
     if not keep.any():
         raise ValueError(Errors.E702.format(corpus=corpus))
     usage = codes.getnnz(axis=0)
-    words = component.topic_words(8)
+    words = topic_words(component, 8)
     sections.append(Section("Top words per latent", plot_topics(words, usage, out_dir / "topics.png"),
                             [f"Latents ordered by the number of the {codes.shape[0]:,} sampled documents that use them; "
                              f"{int((usage == 0).sum())} of {K} latents are unused in the sample."]))
@@ -289,14 +286,17 @@ def build_report(model_dir: PathLike, out_dir: PathLike, corpus: str = "bbc", ma
     l0 = np.diff(codes.indptr).astype(np.float64)
     sections.append(Section("L0 per document", plot_l0(l0, out_dir / "l0_hist.png")))
 
-    peers_path = Path(peers_json) if peers_json is not None else DEFAULT_PEERS
-    if peers_path.is_file():
+    peers_path = Path(peers_json) if peers_json is not None else None
+    if peers_path is not None and not peers_path.is_file():
+        raise FileNotFoundError(Errors.E703.format(path=peers_path))
+    if peers_path is not None:
         peers = json.loads(peers_path.read_text(encoding="utf8"))
         notes = [f"From {peers_path.name} ({peers.get('meta', {}).get('date', '?')}, {peers.get('meta', {}).get('machine', '?')}). "
                  "Ours: red stars; peers: blue dots."]
         sections.append(Section("Peer benchmark: held-out NPMI vs train time (K=50)", plot_peers(peers, out_dir / "peers.png"), notes))
     else:
-        sections.append(Section("Peer benchmark", notes=[f"{peers_path} not found: run python benchmarks/peers.py to add this plot."]))
+        sections.append(Section("Peer benchmark", notes=["Pass --peers benchmarks/results/peers.json (written by "
+                                                         "python benchmarks/peers.py) to add this plot."]))
 
     page = render_html(f"spacy-sparsecode report: {model_dir.name}", facts, sections)
     target = out_dir / "report.html"

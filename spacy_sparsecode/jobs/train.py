@@ -9,133 +9,32 @@ swap it into place. Work files live next to the output in ``<OUTPUT_DIR>.cache/`
 
 from __future__ import annotations
 
-import inspect
 import json
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional
 
-import catalogue
 from spacy.language import Language
-from spacy.util import load_config, load_model_from_config, registry
 
-from ..pipeline.component import SparseCoder
-from ..text.corpora import DEFAULT_MAX_CHARS
-from .corpus_cache import CorpusCache, build_cache, cache_key, load_cache
 from ..errors import Errors
 from ..io import read_json, write_json_atomic
-from ..progress import progress_bar
 from ..models.trainer import LATEST, RESUMABLE_CHANGES, TrainConfig, Trainer
+from ..pipeline.component import SparseCoder
+from ..progress import progress_bar
+from ..text.corpora import DEFAULT_MAX_CHARS
+from .corpus_cache import CorpusCache, build_cache, cache_key, load_cache
+from .pipelines import META_KEY, build_pipeline, check_output_dir, write_pipeline
 
-#: Key of ``meta.json`` that marks a pipeline folder written by ``sparsecode train``.
-META_KEY = "sparsecode_train"
 #: File that marks a cache folder as ours.
 CACHE_MARKER = "sparsecode-cache.json"
 #: File in the checkpoint folder of a run that finished (kept with --keep-checkpoints).
 COMPLETE = "complete.json"
-_PREFIX = "spacy-sparsecode."
 
 
 class TrainingInterrupted(RuntimeError):
     """Ctrl-C during training; the message says where the last checkpoint is."""
-
-
-def family_architectures() -> Dict[str, str]:
-    """Model family name → registered architecture, from the ``spacy-sparsecode.*`` registry.
-
-    Each architecture is built once with its defaults to read the family it makes; for a
-    family with several versions the highest name wins. Generic architectures that take the
-    family as an argument are left out.
-    """
-    try:
-        names = list(registry.architectures.get_all())
-    except Exception:  # a broken third-party entry point must not hide ours
-        names = [key[2] for key in catalogue.REGISTRY if key[:2] == ("spacy", "architectures")]
-    families: Dict[str, str] = {}
-    for name in sorted(n for n in names if n.startswith(_PREFIX)):
-        try:
-            func = registry.architectures.get(name)
-            if "family" in inspect.signature(func).parameters:
-                continue
-            family = func().attrs.get("family")
-        except Exception:
-            continue
-        if family:
-            families[family] = name
-    return families
-
-
-def _check_options(architecture: str, options: Dict[str, Any], family: str) -> None:
-    params = inspect.signature(registry.architectures.get(architecture)).parameters
-    for option in options:
-        if option not in params:
-            raise ValueError(Errors.E506.format(family=family, architecture=architecture, option=option,
-                                                valid=", ".join(params)))
-
-
-def model_block(base: Dict[str, Any], family: Optional[str], options: Dict[str, Any]) -> Dict[str, Any]:
-    """The component's ``model`` block: ``base`` with ``options`` set, or ``family``'s architecture."""
-    if family is not None:
-        families = family_architectures()
-        if family not in families:
-            raise ValueError(Errors.E505.format(value=family, valid=", ".join(sorted(families))))
-        _check_options(families[family], options, family)
-        return {"@architectures": families[family], **options}
-    architecture = base["@architectures"]
-    _check_options(architecture, options, architecture)
-    return {**base, **options}
-
-
-def build_pipeline(config_path: Optional[Path], lang: str, family: Optional[str],
-                   options: Dict[str, Any]) -> Tuple[Language, str]:
-    """A pipeline with an uninitialised ``sparsecode`` component, and the component's name.
-
-    config_path: a ``spacy train`` config (its [nlp] and [components] are used), or None
-    for ``spacy.blank(lang)`` + ``sparsecode``. ``family``/``options`` set the model block.
-    """
-    from ..pipeline.component import DEFAULT_MODEL
-
-    if config_path is None:
-        config = {"nlp": {"lang": lang, "pipeline": ["sparsecode"]},
-                  "components": {"sparsecode": {"factory": "sparsecode", "model": dict(DEFAULT_MODEL)}}}
-        name = "sparsecode"
-    else:
-        config = load_config(config_path)
-        names = [n for n, block in config.get("components", {}).items() if block.get("factory") == "sparsecode"]
-        if not names:
-            raise ValueError(Errors.E508.format(path=config_path))
-        name = names[0]
-    block = config["components"][name]
-    block["model"] = model_block(dict(block.get("model", DEFAULT_MODEL)), family, options)
-    from thinc.api import Config
-
-    nlp = load_model_from_config(Config(config), auto_fill=True, validate=True)
-    others = [n for n in nlp.pipe_names if n != name]
-    if others:  # e.g. a lookup lemmatizer: load its tables; the sparsecode model stays untouched
-        with nlp.select_pipes(enable=others):
-            nlp.initialize()
-    return nlp, name
-
-
-def _owned_pipeline(path: Path) -> bool:
-    meta = path / "meta.json"
-    try:
-        return meta.exists() and META_KEY in read_json(meta)
-    except ValueError:
-        return False
-
-
-def check_output_dir(path: Path, overwrite: bool) -> None:
-    """Refuse an existing ``path`` that is not an empty folder or a pipeline we wrote (E500)."""
-    if not path.exists() and not path.is_symlink():
-        return
-    if path.is_dir() and (not any(path.iterdir()) or _owned_pipeline(path)):
-        return
-    if not overwrite:
-        what = "a file" if not path.is_dir() else "a folder without a `sparsecode train` meta.json"
-        raise FileExistsError(Errors.E500.format(path=path, what=what))
 
 
 def _check_cache_dir(path: Path, overwrite: bool) -> None:
@@ -148,25 +47,6 @@ def _check_cache_dir(path: Path, overwrite: bool) -> None:
             shutil.rmtree(path)
         else:
             path.unlink()
-
-
-def write_pipeline(nlp: Language, output_dir: Path) -> None:
-    """Write ``nlp`` to a staging folder next to ``output_dir``, then swap it into place.
-
-    A kill at any point leaves either the old folder, or none, under ``output_dir`` (and the
-    complete new one in ``.<name>.new``): never a half-written pipeline.
-    """
-    staging = output_dir.with_name(f".{output_dir.name}.new")
-    old = output_dir.with_name(f".{output_dir.name}.old")
-    for leftover in (staging, old):
-        shutil.rmtree(leftover, ignore_errors=True)
-    nlp.to_disk(staging)
-    if output_dir.is_dir():
-        output_dir.rename(old)
-    elif output_dir.exists() or output_dir.is_symlink():
-        output_dir.unlink()
-    staging.rename(output_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 @dataclass

@@ -7,10 +7,11 @@ trainer and the spaCy component only use this interface.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, Optional, Tuple, Type
+from typing import Any, Dict, Iterator, Optional, Tuple, Type
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,23 +19,23 @@ import torch
 import torch.nn.functional as F
 
 from ..codes import SparseCodes
-from ..errors import Errors
+from ..errors import Errors, check_choice, check_field
+from ..text.featurize import SCALINGS
 
-SCALINGS = ("tfidf", "log1p-tfidf", "log1p", "count")
 #: Rows of training data the data-dependent hooks see (``init_from_data``, ``finish_fit``).
 DATA_SAMPLE_ROWS = 8192
 
 
-def check_field(name: str, value: Any, ok: bool, expected: str) -> None:
-    """Raise a ValueError naming the config field when ``ok`` is false."""
-    if not ok:
-        raise ValueError(Errors.E001.format(field=name, expected=expected, value=value))
-
-
-def check_choice(what: str, value: str, valid: Tuple[str, ...]) -> None:
-    """Raise a ValueError listing the valid values when ``value`` is not one of them."""
-    if value not in valid:
-        raise ValueError(Errors.E002.format(what=what, value=value, valid=", ".join(valid)))
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Run a block with ``model`` in eval mode (no dropout, running batch-norm statistics), then
+    restore its training flag."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 @dataclass
@@ -282,18 +283,14 @@ class CodeModel(torch.nn.Module):
     def encode(self, matrix: sp.csr_matrix, batch_size: int = 2048) -> SparseCodes:
         """Encode a whole CSR matrix of counts into ``SparseCodes`` (inference mode)."""
         self.check_matrix(matrix)
-        was_training = self.training
-        self.eval()
         parts = []
-        try:
+        with eval_mode(self):
             for start in range(0, max(matrix.shape[0], 1), batch_size):
                 chunk = matrix[start : start + batch_size]
                 if chunk.shape[0] == 0:
                     continue
                 idx, val = self.codes(CsrBatch.from_csr(chunk, self.device))
                 parts.append(SparseCodes.from_padded(idx.cpu().numpy(), val.float().cpu().numpy(), self.config.n_latents))
-        finally:
-            self.train(was_training)
         if not parts:
             return SparseCodes(sp.csr_matrix((0, self.config.n_latents), dtype=np.float32))
         return SparseCodes.stack(parts)
@@ -311,12 +308,8 @@ class CodeModel(torch.nn.Module):
         distribution (add-one smoothed). Penalties and KL terms are left out. Sum both over
         batches and take ``1 - loss / baseline`` for a fit over a whole corpus.
         """
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             parts = self.loss(batch).parts
-        finally:
-            self.train(was_training)
         loss = float(parts["nll"] if "nll" in parts else parts["recon"]) * batch.n_rows
         if self.reconstruction_is_nll():
             counts = torch.zeros(batch.n_cols, device=batch.values.device).index_add_(0, batch.indices, batch.values)
@@ -324,21 +317,24 @@ class CodeModel(torch.nn.Module):
             return loss, float(-(batch.values * log_p[batch.indices]).sum())
         return loss, float(self.scale(batch).values.double().pow(2).sum())
 
-    def fit_score(self, batch: CsrBatch) -> float:
-        """``1 - loss / baseline`` of ``fit_terms``: 1 is a perfect reconstruction, 0 the baseline's."""
-        loss, baseline = self.fit_terms(batch)
-        return 1.0 - loss / max(baseline, 1e-12)
+    @torch.no_grad()
+    def reconstruction_fit(self, matrix: sp.csr_matrix, batch_size: int = 1024) -> float:
+        """``1 - loss / baseline`` of ``fit_terms`` summed over a count matrix, in batches (bounded
+        memory): 1 is a perfect reconstruction, 0 the baseline's. Rows without words are skipped."""
+        matrix = sp.csr_matrix(matrix, dtype=np.float32)
+        matrix = matrix[np.diff(matrix.indptr) > 0]
+        loss = baseline = 0.0
+        for start in range(0, matrix.shape[0], batch_size):
+            batch_loss, batch_baseline = self.fit_terms(CsrBatch.from_csr(matrix[start : start + batch_size], self.device))
+            loss, baseline = loss + batch_loss, baseline + batch_baseline
+        return 1.0 - loss / max(baseline, 1e-12) if matrix.shape[0] else 0.0
 
     def decode_codes(self, codes: SparseCodes) -> torch.Tensor:
         """Word scores (n, V) of ``SparseCodes`` (e.g. from ``encode`` or a VAE's ``sample``)."""
         indices, values = padded_codes(codes, self.device)
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             with torch.no_grad():
                 return self.decode(indices, values)
-        finally:
-            self.train(was_training)
 
     @torch.no_grad()
     def denoise(self, matrix: sp.csr_matrix, top_n: int = 10, only_new: bool = True,
@@ -352,10 +348,8 @@ class CodeModel(torch.nn.Module):
         """
         check_field("top_n", top_n, isinstance(top_n, int) and 1 <= top_n <= self.n_vocab, f"an int in [1, {self.n_vocab}]")
         self.check_matrix(matrix)
-        was_training = self.training
-        self.eval()
         ids, scores = [], []
-        try:
+        with eval_mode(self):
             for start in range(0, matrix.shape[0], batch_size):
                 batch = CsrBatch.from_csr(sp.csr_matrix(matrix[start : start + batch_size], dtype=np.float32), self.device)
                 indices, values = self.codes(batch)
@@ -367,8 +361,6 @@ class CodeModel(torch.nn.Module):
                 best, best_ids = recon.topk(top_n, dim=1)
                 ids.append(best_ids.masked_fill(torch.isinf(best), -1).cpu().numpy())
                 scores.append(best.cpu().numpy())
-        finally:
-            self.train(was_training)
         if not ids:
             return np.zeros((0, top_n), dtype=np.int64), np.zeros((0, top_n), dtype=np.float32)
         return np.concatenate(ids), np.concatenate(scores)

@@ -1,13 +1,14 @@
 """Doc and Span extensions. Values live in ``doc.user_data`` as plain lists, so a
 ``DocBin(store_user_data=True)`` round trip keeps them; getters return typed objects.
 
-``Doc._.sparse_code`` and ``Doc._.topics`` read only what ``set_annotations`` stored. The
-derived values (topic labels, ``Doc._.keywords``, ``Doc._.summary``, ``Span._.sparse_code``)
-are computed lazily, on first access, by the component that made the code: ``set_annotations``
-stores that component's model fingerprint (a hex string) with the code, and live components
-register themselves by fingerprint here, so a Doc restored from a DocBin finds its model again
-as long as a pipeline with the same weights is loaded. Computed summaries and sentence codes
-are cached in ``doc.user_data`` (plain data too).
+``Doc._.sparse_code`` reads only what ``set_annotations`` stored: the code and the hex
+fingerprint of the model that made it. The derived values (``Doc._.topics`` labels,
+``Doc._.keywords``, ``Doc._.summary``, ``Span._.sparse_code``) are computed on first access by
+the functions in ``spacy_sparsecode.tasks``, with the component found through the Doc's own
+pipeline: among the ``sparsecode`` components built on the Doc's ``Vocab`` (a pipeline's
+components share it, and ``DocBin.get_docs(nlp.vocab)`` restores Docs onto it), the one whose
+fingerprint matches the stored one. Computed summaries and sentence codes are cached in
+``doc.user_data`` (plain data too).
 """
 
 from __future__ import annotations
@@ -17,33 +18,39 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from spacy.tokens import Doc, Span
 
-from ..codes import SparseCode
+from ..codes import CODE_KEY, MODEL_KEY, SPANS_KEY, SUMMARY_KEY, SparseCode
+from ..errors import Errors
+from ..tasks.summarize import summarize
+from ..tasks.topics import keywords, latent_labels
 
-CODE_KEY = "sparsecode.code"
-MODEL_KEY = "sparsecode.model"  # hex fingerprint of the model that made the code
-SPANS_KEY = "sparsecode.spans"  # {"start:end": code user data} of encoded spans
-SUMMARY_KEY = "sparsecode.summary"  # [[start, end], ...] token offsets of the summary sentences
+#: id(Vocab) -> the sparsecode components built on that Vocab (weakly: they can still be
+#: freed). A spaCy Vocab takes no weak references, so each entry checks its Vocab on lookup.
+_BY_VOCAB: Dict[int, "weakref.WeakSet[Any]"] = {}
+#: component -> (fingerprint, labels) of its latents' top-3 words
+_LABELS: "weakref.WeakKeyDictionary[Any, Tuple[str, List[str]]]" = weakref.WeakKeyDictionary()
 
-_LIVE: Dict[str, "weakref.ReferenceType[Any]"] = {}
 
-
-def register_component(fingerprint: str, component: Any) -> None:
-    """Make ``component`` findable by the Docs it annotates (weakly: it can still be freed)."""
-    ref = _LIVE.get(fingerprint)
-    if ref is None or ref() is not component:
-        _LIVE[fingerprint] = weakref.ref(component)
+def register_component(component: Any) -> None:
+    """Make ``component`` findable by the Docs of its pipeline (those on its ``Vocab``)."""
+    _BY_VOCAB.setdefault(id(component.vocab), weakref.WeakSet()).add(component)
 
 
 def find_component(doc: Doc, required: bool = True) -> Any:
-    """The live component whose model made the Doc's code (None, or an error, when none)."""
-    from ..errors import Errors
-
+    """The component of the Doc's pipeline whose model made the Doc's code (None, or E408, when none)."""
     fingerprint = doc.user_data.get(MODEL_KEY)
-    ref = _LIVE.get(fingerprint) if fingerprint is not None else None
-    component = ref() if ref is not None else None
+    candidates = [c for c in _BY_VOCAB.get(id(doc.vocab), ()) if c.vocab is doc.vocab and c.is_initialized]
+    component = next((c for c in candidates if c.fingerprint() == fingerprint), None)
     if component is None and required:
         raise ValueError(Errors.E408.format(what="sparsecode", fingerprint=fingerprint))
     return component
+
+
+def store_code(doc: Doc, code: SparseCode, fingerprint: str) -> None:
+    """Store a Doc's code, replacing the values derived from an earlier one."""
+    doc.user_data[CODE_KEY] = code.to_user_data()
+    doc.user_data[MODEL_KEY] = fingerprint
+    doc.user_data.pop(SUMMARY_KEY, None)
+    doc.user_data.pop(SPANS_KEY, None)
 
 
 def get_sparse_code(doc: Doc) -> Optional[SparseCode]:
@@ -61,8 +68,16 @@ def get_topics(doc: Doc) -> List[Tuple[int, float, Optional[str]]]:
     if code is None or code.nnz == 0:
         return []
     component = find_component(doc, required=False)
-    labels = component.latent_labels() if component is not None else None
+    labels = None if component is None else _labels(component)
     return [(j, w, None if labels is None else labels[j]) for j, w in code.top_latents()]
+
+
+def _labels(component: Any) -> List[str]:
+    fingerprint = component.fingerprint()
+    cached = _LABELS.get(component)
+    if cached is None or cached[0] != fingerprint:
+        cached = _LABELS[component] = (fingerprint, latent_labels(component.torch_model, component.bow_vocab.strings))
+    return cached[1]
 
 
 def get_keywords(doc: Doc) -> List[Tuple[str, float]]:
@@ -70,7 +85,7 @@ def get_keywords(doc: Doc) -> List[Tuple[str, float]]:
     code = get_sparse_code(doc)
     if code is None or code.nnz == 0:
         return []
-    return find_component(doc).keywords(doc)
+    return keywords(find_component(doc), doc)
 
 
 def get_summary(doc: Doc) -> List[Span]:
@@ -80,7 +95,7 @@ def get_summary(doc: Doc) -> List[Span]:
         return [doc[start:end] for start, end in stored]
     if len(doc) == 0 or get_sparse_code(doc) is None:
         return []
-    return find_component(doc).summarize(doc)
+    return summarize(find_component(doc), doc)
 
 
 def get_span_code(span: Span) -> Optional[SparseCode]:
@@ -88,10 +103,12 @@ def get_span_code(span: Span) -> Optional[SparseCode]:
     doc = span.doc
     if get_sparse_code(doc) is None:
         return None
-    cached = doc.user_data.get(SPANS_KEY, {}).get(f"{span.start}:{span.end}")
-    if cached is not None:
-        return SparseCode.from_user_data(cached)
-    return find_component(doc).encode_spans([span])[0]
+    spans = doc.user_data.setdefault(SPANS_KEY, {})
+    key = f"{span.start}:{span.end}"
+    if key not in spans:
+        component = find_component(doc)
+        spans[key] = component.torch_model.encode(component.featurize([span]))[0].to_user_data()
+    return SparseCode.from_user_data(spans[key])
 
 
 def install_extensions() -> None:

@@ -8,7 +8,7 @@ Layout (little-endian), columnar so every section is one vectorised numpy pass:
                | values: fp16 each, or int8 each + one fp16 max-abs scale per doc
     | crc32 of everything before it (u32)
 
-The fingerprint ties the bytes to the model that made the codes (``model_fingerprint``);
+The fingerprint ties the bytes to the model that made the codes (``weights_fingerprint``);
 unpacking checks it, the length and the checksum, so truncated bytes or bytes from another
 model raise a clear error instead of returning garbage codes. No spaCy here.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from typing import Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Sequence, Tuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,6 +26,9 @@ import torch
 from ..codes import SparseCodes
 from ..errors import Errors
 
+if TYPE_CHECKING:
+    from . import Coder
+
 MAGIC = b"SPCD"
 VERSION = 1
 VALUE_FORMATS: Dict[str, int] = {"fp16": 0, "int8": 1}
@@ -33,7 +36,7 @@ FINGERPRINT_BYTES = 8
 
 
 # --- fingerprint -------------------------------------------------------------------------
-def model_fingerprint(tensors: Dict[str, torch.Tensor], strings: Sequence[str], family: str = "") -> bytes:
+def weights_fingerprint(tensors: Dict[str, torch.Tensor], strings: Sequence[str], family: str = "") -> bytes:
     """8 bytes of sha256 over the family, the vocabulary strings and every weight tensor."""
     h = hashlib.sha256(family.encode("utf8") + b"\0")
     h.update("\n".join(strings).encode("utf8"))
@@ -188,3 +191,13 @@ def compression_report(codes: SparseCodes, blob: bytes) -> Dict[str, float]:
     n = max(len(codes), 1)
     csr_bytes = codes.matrix.data.nbytes + codes.matrix.indices.astype(np.int32).nbytes + codes.matrix.indptr.astype(np.int32).nbytes
     return {"packed_bytes_per_doc": len(blob) / n, "csr_bytes_per_doc": csr_bytes / n, "mean_l0": float(codes.l0.mean()) if len(codes) else 0.0}
+
+
+def compress(coder: "Coder", docs: Iterable[Any], values: str = "fp16") -> bytes:
+    """Pack the codes of ``docs`` (stored ones, or encoded now) stamped with the coder's fingerprint."""
+    return pack(coder.codes(list(docs)), bytes.fromhex(coder.fingerprint()), values)
+
+
+def decompress(coder: "Coder", blob: bytes) -> SparseCodes:
+    """Codes from ``compress`` bytes; bytes from another model or truncated ones are refused."""
+    return unpack(blob, bytes.fromhex(coder.fingerprint()))

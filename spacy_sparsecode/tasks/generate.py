@@ -29,8 +29,9 @@ import torch
 
 from ..codes import SparseCode, SparseCodes
 from ..errors import Errors
-from ..text.featurize import apply_weighting
+from ..text.featurize import scale_counts
 from ..models import DATA_SAMPLE_ROWS, CodeModel, CsrBatch
+from ..models.base import eval_mode
 from .topics import decoded_scores
 
 SAMPLING_FAMILIES = ("gaussian", "logistic_normal")
@@ -126,12 +127,8 @@ def _as_batch(model: CodeModel, rows: Rows, name: str) -> CsrBatch:
 @torch.no_grad()
 def _posterior(model: CodeModel, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
     """Posterior mean and log-variance in eval mode (no dropout, running batch-norm stats)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         mu, logvar = model.posterior(batch)
-    finally:
-        model.train(was_training)
     return mu.float(), logvar.float()
 
 
@@ -311,7 +308,7 @@ class SentenceIndex:
         keep = np.flatnonzero(np.diff(counts.indptr) > 0)
         if keep.size == 0:
             raise ValueError(Errors.E412)
-        return cls(apply_weighting(counts[keep], "tfidf", idf), [texts[i] for i in keep])
+        return cls(scale_counts(counts[keep], "tfidf", idf), [texts[i] for i in keep])
 
     def query(self, word_scores: np.ndarray, top_n: int = 3) -> List[Tuple[str, float]]:
         """The ``top_n`` sentences most similar (cosine) to non-negative ``word_scores`` (V,)."""

@@ -13,18 +13,23 @@ last term is an MMR-style penalty in code space. Defaults were chosen on the fir
 BBC News Summary articles (see ``benchmarks/summarize.py``). ``budget`` resolves a length
 budget (sentences or ratio). ``sentence_spans`` takes Docs (the spaCy boundary): the
 pipeline's sentences, or spaCy's rule-based sentencizer when the Doc has none (with a warning).
+``summarize`` puts them together for a Doc and a trained ``sparsecode`` component.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import numpy as np
 import scipy.sparse as sp
 
+from ..codes import SUMMARY_KEY
 from ..errors import Errors
 from ..models import CodeModel
+
+if TYPE_CHECKING:
+    from . import Coder
 
 
 def budget(n_sentences: int, sentences: Optional[int] = None, ratio: Optional[float] = None) -> int:
@@ -105,3 +110,23 @@ def sentence_spans(doc: Any, warn: bool = True) -> List[Any]:
             warnings.warn(Errors.W400, stacklevel=3)
         _SENTENCIZER(doc)
     return list(doc.sents)
+
+
+def summarize(coder: "Coder", doc: Any, sentences: Optional[int] = None, ratio: Optional[float] = None,
+              coverage: float = 0.25, redundancy: float = 0.1) -> List[Any]:
+    """Extractive summary of a Doc: its sentences whose combined code best covers the Doc's code.
+
+    coder: the trained ``sparsecode`` component.
+    doc (Doc): the document; sentences as in ``sentence_spans``.
+    sentences (int) / ratio (float): the length budget (default 3 sentences).
+    coverage (float): weight of the document-code coverage gain.
+    redundancy (float): weight of the MMR-style redundancy penalty (code space).
+    RETURNS (List[Span]): the chosen sentences in document order (also stored for ``Doc._.summary``).
+    """
+    budget(1, sentences, ratio)  # validate the arguments even for an empty Doc
+    sents = sentence_spans(doc)
+    n_select = budget(len(sents), sentences, ratio)
+    chosen = [] if n_select == 0 else select_sentences(coder.torch_model, coder.featurize(sents), n_select, coverage,
+                                                       redundancy)
+    doc.user_data[SUMMARY_KEY] = [[sents[i].start, sents[i].end] for i in chosen]
+    return [sents[i] for i in chosen]

@@ -18,10 +18,13 @@ from spacy.attrs import ORTH
 from spacy.tokens import Doc, Span
 from spacy.vocab import Vocab
 
-from ..errors import Errors
+from ..errors import Errors, check_choice
 from .vocab import ATTRS, FILTER_ATTRS, LEXEME_ATTRS, BagOfWordsVocab, HashIndex, keep_mask, lexeme_mask
 
-WEIGHTINGS = ("count", "log1p", "tfidf")
+#: Input scalings of a count matrix, by name: the one set of names the featurizer and the
+#: models use (``CodeModel.scale`` applies the same ones to torch batches). Every scaling but
+#: ``count`` l2-normalises the rows.
+SCALINGS = ("tfidf", "log1p-tfidf", "log1p", "count")
 
 _CHUNK_TOKENS = 1 << 18  # tokens gathered before a vectorised pass
 _DROP = -2  # cached verdict: the token is filtered out (or, for LOWER/ORTH, out of vocabulary)
@@ -90,15 +93,15 @@ def _count_chunk(
     return (cells % n_cols).astype(np.int32), counts.astype(np.float32), row_nnz
 
 
-def docs_to_csr(docs: Iterable[Union[Doc, Span]], vocab: BagOfWordsVocab, weighting: str = "count") -> sp.csr_matrix:
-    """float32 CSR (n_docs, len(vocab)) of term counts, weighted by ``weighting``.
+def docs_to_csr(docs: Iterable[Union[Doc, Span]], vocab: BagOfWordsVocab, scaling: str = "count") -> sp.csr_matrix:
+    """float32 CSR (n_docs, len(vocab)) of term counts, scaled by ``scaling`` (one of ``SCALINGS``).
 
     Items may be Docs or Spans (e.g. sentences: one row each; a Doc's array is computed once
     for consecutive Spans of it).
     Columns are sorted within rows and there are no explicit zeros; a Doc without
     in-vocabulary tokens gives an empty row.
     """
-    _check_weighting(weighting)
+    check_choice("scaling", scaling, SCALINGS)
     attrs = [ORTH] if vocab.config.attr in LEXEME_ATTRS else [ORTH, ATTRS[vocab.config.attr]]
     empty = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64))
     parts: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = [empty]
@@ -129,32 +132,28 @@ def docs_to_csr(docs: Iterable[Union[Doc, Span]], vocab: BagOfWordsVocab, weight
     indptr = np.concatenate([[0], np.cumsum(row_nnz)])
     csr = sp.csr_matrix((data, indices, indptr), shape=(len(row_nnz), len(vocab)))
     csr.has_sorted_indices = True
-    idf = vocab.idf() if weighting == "tfidf" else None
-    return apply_weighting(csr, weighting, idf)
+    idf = vocab.idf() if scaling.endswith("tfidf") else None
+    return scale_counts(csr, scaling, idf)
 
 
-def apply_weighting(csr: sp.csr_matrix, weighting: str, idf: Optional[np.ndarray] = None) -> sp.csr_matrix:
-    """``count``: ``csr`` itself; ``log1p``: log(1 + count); ``tfidf``: count × idf, rows l2-normalised.
+def scale_counts(csr: sp.csr_matrix, scaling: str, idf: Optional[np.ndarray] = None) -> sp.csr_matrix:
+    """``count``: ``csr`` itself; ``log1p``: log(1 + count); ``tfidf``: count × idf; ``log1p-tfidf``:
+    log(1 + count) × idf; all but ``count`` with l2-normalised rows.
 
-    Returns a new float32 matrix except for ``count``; ``tfidf`` needs ``idf`` (``vocab.idf()``).
+    Returns a new float32 matrix except for ``count``; the tf-idf scalings need ``idf`` (``vocab.idf()``).
     """
-    _check_weighting(weighting)
-    if weighting == "count":
+    check_choice("scaling", scaling, SCALINGS)
+    if scaling == "count":
         return csr
     out = sp.csr_matrix(csr, dtype=np.float32, copy=True)
-    if weighting == "log1p":
+    if scaling.startswith("log1p"):
         np.log1p(out.data, out=out.data)
-        return out
-    if idf is None or np.shape(idf) != (out.shape[1],):
-        raise ValueError(Errors.E101.format(n_cols=out.shape[1], got=None if idf is None else np.shape(idf)))
-    out.data *= np.asarray(idf, dtype=np.float32)[out.indices]
+    if scaling.endswith("tfidf"):
+        if idf is None or np.shape(idf) != (out.shape[1],):
+            raise ValueError(Errors.E101.format(n_cols=out.shape[1], got=None if idf is None else np.shape(idf)))
+        out.data *= np.asarray(idf, dtype=np.float32)[out.indices]
     rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
     norms = np.sqrt(np.bincount(rows, weights=out.data.astype(np.float64) ** 2, minlength=out.shape[0]))
     norms[norms == 0] = 1.0
     out.data /= norms[rows].astype(np.float32)
     return out
-
-
-def _check_weighting(weighting: str) -> None:
-    if weighting not in WEIGHTINGS:
-        raise ValueError(Errors.E002.format(what="weighting", value=weighting, valid=", ".join(WEIGHTINGS)))

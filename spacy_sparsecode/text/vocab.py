@@ -22,7 +22,7 @@ from spacy.attrs import IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LEMMA, LENGTH, LI
 from spacy.strings import StringStore, get_string_id
 from spacy.tokens import Doc
 
-from ..errors import Errors, Warnings
+from ..errors import Errors, Warnings, check_field
 
 #: Token attributes a vocabulary can be built on, by name.
 ATTRS: Dict[str, int] = {"LOWER": LOWER, "NORM": NORM, "LEMMA": LEMMA, "ORTH": ORTH}
@@ -31,12 +31,7 @@ LEXEME_ATTRS = ("LOWER", "ORTH")
 #: Lexeme attributes the token filters read, in the column order ``lexeme_mask`` expects.
 FILTER_ATTRS = (IS_STOP, IS_PUNCT, LIKE_NUM, IS_SPACE, LENGTH, IS_ALPHA)
 
-_MERGE_EVERY = 1 << 20  # per-doc unique hashes buffered before merging into the df table
-
-
-def _check(ok: bool, field: str, expected: str, value: Any) -> None:
-    if not ok:
-        raise ValueError(Errors.E001.format(field=field, expected=expected, value=value))
+_MERGE_EVERY = 1 << 21  # per-doc unique hashes buffered before merging into the df table
 
 
 def _is_int(value: Any) -> bool:
@@ -63,30 +58,18 @@ class VocabConfig:
     alpha_only: bool = False  # keep only alphabetic tokens (drops e-mail addresses, URLs, "a1", "^^^")
 
     def __post_init__(self) -> None:
-        _check(self.attr in ATTRS, "attr", f"one of {', '.join(ATTRS)}", self.attr)
-        _check(
-            (_is_int(self.min_df) and self.min_df >= 1)
-            or (_is_float(self.min_df) and 0 < self.min_df < 1),
-            "min_df",
-            "an int >= 1 (documents) or a float in (0, 1) (share of documents)",
-            self.min_df,
-        )
-        _check(
-            (_is_int(self.max_df) and self.max_df >= 2)
-            or (_is_float(self.max_df) and 0 < self.max_df <= 1),
-            "max_df",
-            "a float in (0, 1] (share of documents; 1.0 = all) or an int >= 2 (documents)",
-            self.max_df,
-        )
-        _check(
-            self.max_size is None or (_is_int(self.max_size) and self.max_size >= 1),
-            "max_size",
-            "an int >= 1 or None (no limit)",
-            self.max_size,
-        )
+        check_field("attr", self.attr, self.attr in ATTRS, f"one of {', '.join(ATTRS)}")
+        check_field("min_df", self.min_df, (_is_int(self.min_df) and self.min_df >= 1)
+                    or (_is_float(self.min_df) and 0 < self.min_df < 1),
+                    "an int >= 1 (documents) or a float in (0, 1) (share of documents)")
+        check_field("max_df", self.max_df, (_is_int(self.max_df) and self.max_df >= 2)
+                    or (_is_float(self.max_df) and 0 < self.max_df <= 1),
+                    "a float in (0, 1] (share of documents; 1.0 = all) or an int >= 2 (documents)")
+        check_field("max_size", self.max_size, self.max_size is None or (_is_int(self.max_size) and self.max_size >= 1),
+                    "an int >= 1 or None (no limit)")
         for name in ("drop_stop", "drop_punct", "drop_num", "drop_space", "alpha_only"):
-            _check(isinstance(getattr(self, name), bool), name, "a bool", getattr(self, name))
-        _check(_is_int(self.min_length) and self.min_length >= 1, "min_length", "an int >= 1", self.min_length)
+            check_field(name, getattr(self, name), isinstance(getattr(self, name), bool), "a bool")
+        check_field("min_length", self.min_length, _is_int(self.min_length) and self.min_length >= 1, "an int >= 1")
 
 
 def lexeme_mask(flags: np.ndarray, config: VocabConfig) -> np.ndarray:
@@ -227,21 +210,15 @@ class BagOfWordsVocab:
     @classmethod
     def build(cls, docs: Iterable[Doc], config: VocabConfig = VocabConfig()) -> "BagOfWordsVocab":
         """Count document frequencies over a stream of Docs and keep the terms ``config`` allows."""
-        keys = np.zeros(0, dtype=np.uint64)
-        df = np.zeros(0, dtype=np.int64)
+        counts = DocumentFrequencies()
         stores: List[StringStore] = []
-        buffer: List[np.ndarray] = []
-        buffered = n_docs = 0
+        n_docs = 0
         for doc in docs:
             n_docs += 1
             if not any(doc.vocab.strings is store for store in stores):
                 stores.append(doc.vocab.strings)
-            buffer.append(np.unique(token_hashes(doc, config)))
-            buffered += len(buffer[-1])
-            if buffered >= _MERGE_EVERY:
-                keys, df = _merge_counts(keys, df, buffer)
-                buffer, buffered = [], 0
-        keys, df = _merge_counts(keys, df, buffer)
+            counts.add(np.unique(token_hashes(doc, config)))
+        keys, df = counts.table()
         vocab = cls.from_document_frequencies(
             keys, df, n_docs, config, lambda kept: [_resolve(stores, key, config.attr) for key in kept.tolist()])
         if not len(vocab):
@@ -271,16 +248,35 @@ class BagOfWordsVocab:
         return cls(config, strings, df, n_docs)
 
 
-def _merge_counts(
-    keys: np.ndarray, df: np.ndarray, buffer: List[np.ndarray]
-) -> Tuple[np.ndarray, np.ndarray]:
-    """Add the per-doc unique hashes in ``buffer`` to the sorted (keys, df) table."""
-    if not buffer:
-        return keys, df
-    new_keys, new_df = np.unique(np.concatenate(buffer), return_counts=True)
-    merged, inverse = np.unique(np.concatenate([keys, new_keys]), return_inverse=True)
-    counts = np.bincount(inverse, weights=np.concatenate([df, new_df]), minlength=len(merged))
-    return merged, counts.astype(np.int64)
+class DocumentFrequencies:
+    """Running document frequency per term hash, merged into a sorted table in large batches."""
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.uint64)
+        self.df = np.zeros(0, dtype=np.int64)
+        self._buffer: List[np.ndarray] = []
+        self._buffered = 0
+
+    def add(self, keys: np.ndarray) -> None:
+        """Count the uint64 ``keys``: each occurrence is one document (pass per-document unique keys)."""
+        self._buffer.append(keys)
+        self._buffered += len(keys)
+        if self._buffered >= _MERGE_EVERY:
+            self._merge()
+
+    def table(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Sorted unique keys and their document frequencies, everything added so far included."""
+        self._merge()
+        return self.keys, self.df
+
+    def _merge(self) -> None:
+        if not self._buffer:
+            return
+        new_keys, new_df = np.unique(np.concatenate(self._buffer), return_counts=True)
+        merged, inverse = np.unique(np.concatenate([self.keys, new_keys]), return_inverse=True)
+        self.df = np.bincount(inverse, weights=np.concatenate([self.df, new_df]), minlength=len(merged)).astype(np.int64)
+        self.keys = merged
+        self._buffer, self._buffered = [], 0
 
 
 def _resolve(stores: List[StringStore], key: int, attr: str) -> str:

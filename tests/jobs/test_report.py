@@ -50,9 +50,11 @@ def test_report_without_history_or_peers_says_so(tiny_model, tmp_path):
     model = tmp_path / "nlp"
     shutil.copytree(tiny_model, model)
     (model / "history.json").unlink()
-    page = build_report(model, tmp_path / "out", corpus=str(SAMPLE), max_docs=50, peers_json=tmp_path / "missing.json")
+    with pytest.raises(FileNotFoundError, match="E703"):
+        build_report(model, tmp_path / "out", corpus=str(SAMPLE), max_docs=50, peers_json=tmp_path / "missing.json")
+    page = build_report(model, tmp_path / "out", corpus=str(SAMPLE), max_docs=50)
     text = page.read_text(encoding="utf8")
-    assert "No history.json" in text and "not found" in text
+    assert "No history.json" in text and "Pass --peers" in text
     assert not (tmp_path / "out" / "training.png").exists()
 
 

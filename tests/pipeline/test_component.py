@@ -13,6 +13,7 @@ from spacy.training import Example
 
 from spacy_sparsecode.codes import SparseCode
 from spacy_sparsecode.io import FORMAT_VERSION
+from spacy_sparsecode.tasks.topics import topic_words
 
 
 def test_codes_are_sparse_and_topics_sorted(trained_nlp, sample_texts):
@@ -34,7 +35,7 @@ def test_empty_bags_give_empty_codes(trained_nlp, text):
 
 def test_topic_words_are_vocabulary_words(trained_nlp):
     component = trained_nlp.get_pipe("sparsecode")
-    words = component.topic_words(top_n=5)
+    words = topic_words(component, top_n=5)
     assert len(words) == 32 and all(len(w) == 5 for w in words)
     assert set(words[0]) <= set(component.bow_vocab.strings)
 

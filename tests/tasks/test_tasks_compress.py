@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from spacy_sparsecode.codes import SparseCodes
-from spacy_sparsecode.tasks.compress import decode_varints, encode_varints, pack, unpack
+from spacy_sparsecode.tasks.compress import compress, decode_varints, decompress, encode_varints, pack, unpack
+from spacy_sparsecode.tasks.topics import decoded_keywords
 
 FP = bytes(range(8))
 
@@ -79,12 +80,12 @@ def test_not_packed_bytes_are_refused():
 def test_component_round_trip_and_fingerprint(trained_nlp, make_pipeline, sample_texts):
     component = trained_nlp.get_pipe("sparsecode")
     docs = list(trained_nlp.pipe(sample_texts[:30]))
-    codes = component.decompress(component.compress(docs))
+    codes = decompress(component, compress(component, docs))
     for doc, code in zip(docs, codes):
         assert np.array_equal(code.indices, doc._.sparse_code.indices)
         assert np.allclose(code.values, doc._.sparse_code.values, rtol=2e-3, atol=1e-4)
-    words = component.decoded_keywords(codes, 5)
+    words = decoded_keywords(component.torch_model, codes, component.bow_vocab.strings, 5)
     assert all(len(w) == 5 for w in words)
     other = make_pipeline(sample_texts[:60], epochs=2, seed=1).get_pipe("sparsecode")
     with pytest.raises(ValueError, match="another model"):
-        other.decompress(component.compress(docs))
+        decompress(other, compress(component, docs))

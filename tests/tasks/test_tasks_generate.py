@@ -54,7 +54,7 @@ def test_steered_code_retrieves_real_sentences(trained_nlp, sample_texts):
     index = SentenceIndex.build(component.featurize(s.as_doc() for s in sents), [s.text for s in sents], component.bow_vocab.idf())
     code = trained_nlp(sample_texts[0])._.sparse_code
     latent = int(np.setdiff1d(np.arange(32), code.indices)[0])
-    codes = component._codes_of([trained_nlp(sample_texts[0])])
+    codes = component.codes([trained_nlp(sample_texts[0])])
     from spacy_sparsecode.codes import SparseCodes
     import scipy.sparse as sp
     steered = steer(code, on=[latent])

@@ -7,12 +7,14 @@ import warnings
 import pytest
 from spacy.tokens import DocBin
 
+from spacy_sparsecode.tasks.summarize import summarize
+
 
 def _summarize(nlp, text, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         doc = nlp(text)
-        return doc, nlp.get_pipe("sparsecode").summarize(doc, **kwargs)
+        return doc, summarize(nlp.get_pipe("sparsecode"), doc, **kwargs)
 
 
 def test_summary_is_in_document_order_within_budget(trained_nlp, sample_texts):

@@ -10,13 +10,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from spacy.tokens import DocBin
 
-from spacy_sparsecode.tasks.topics import SparseCodeVectorizer
+from spacy_sparsecode.tasks.topics import latent_labels
+from spacy_sparsecode.tasks.vectorizer import SparseCodeVectorizer
 
 
 def test_topics_have_labels(trained_nlp, sample_texts):
     doc = trained_nlp(sample_texts[0])
     component = trained_nlp.get_pipe("sparsecode")
-    labels = component.latent_labels()
+    labels = latent_labels(component.torch_model, component.bow_vocab.strings)
     assert len(labels) == 32
     for latent, weight, label in doc._.topics:
         assert label == labels[latent] and len(label.split()) == 3 and weight > 0

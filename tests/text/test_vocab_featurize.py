@@ -7,11 +7,13 @@ from typing import List
 
 import numpy as np
 import pytest
+import torch
 import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spacy_sparsecode.text.featurize import WEIGHTINGS, apply_weighting, docs_to_csr
+from spacy_sparsecode.models.base import CsrBatch, scale_batch
+from spacy_sparsecode.text.featurize import SCALINGS, docs_to_csr, scale_counts
 from spacy_sparsecode.text.vocab import BagOfWordsVocab, VocabConfig, token_hashes
 
 TEXTS = [
@@ -120,8 +122,8 @@ def test_docs_from_two_pipelines(nlp):
 def test_empty_rows(nlp):
     vocab = build(nlp, TEXTS, **ALL)
     texts = ["", "   \n ", "the and of a", "zebra quux", "cat"]
-    for weighting in WEIGHTINGS:
-        csr = docs_to_csr(nlp.pipe(texts), vocab, weighting)
+    for scaling in SCALINGS:
+        csr = docs_to_csr(nlp.pipe(texts), vocab, scaling)
         assert csr.shape == (5, len(vocab))
         assert np.diff(csr.indptr).tolist() == [0, 0, 0, 0, 1]
     assert docs_to_csr([], vocab).shape == (0, len(vocab))
@@ -135,19 +137,29 @@ def test_empty_vocab_warns(nlp):
     assert csr.shape == (4, 0) and csr.nnz == 0
 
 
-def test_weightings(nlp):
+def test_scalings(nlp):
     vocab = build(nlp, TEXTS, **ALL)
     counts = docs_to_csr(nlp.pipe(TEXTS + ["cat cat cat dog"]), vocab)
-    log1p = apply_weighting(counts, "log1p")
-    assert np.allclose(log1p.data, np.log1p(counts.data))
+    log1p = scale_counts(counts, "log1p").toarray()
+    raw = np.log1p(counts.toarray())
+    assert np.allclose(log1p, raw / np.linalg.norm(raw, axis=1, keepdims=True))
     tfidf = docs_to_csr(nlp.pipe(TEXTS + ["cat cat cat dog", ""]), vocab, "tfidf")
     norms = np.sqrt(np.asarray(tfidf.multiply(tfidf).sum(axis=1)).ravel())
     assert np.allclose(norms, [1, 1, 1, 1, 1, 0], atol=1e-6)
     assert np.allclose(vocab.idf(), np.log(5 / (1 + vocab.df)) + 1)
-    with pytest.raises(ValueError, match="count, log1p, tfidf"):
+    with pytest.raises(ValueError, match="tfidf, log1p-tfidf, log1p, count"):
         docs_to_csr(nlp.pipe(TEXTS), vocab, "bm25")
     with pytest.raises(ValueError, match="idf"):
-        apply_weighting(counts, "tfidf")
+        scale_counts(counts, "tfidf")
+
+
+def test_scalings_mean_the_same_for_the_featurizer_and_the_models(nlp):
+    vocab = build(nlp, TEXTS, **ALL)
+    counts = docs_to_csr(nlp.pipe(TEXTS + ["cat cat cat dog"]), vocab)
+    idf = vocab.idf()
+    for scaling in SCALINGS:
+        batch = scale_batch(CsrBatch.from_csr(counts), scaling, torch.from_numpy(idf))
+        assert np.allclose(batch.to_scipy().toarray(), scale_counts(counts, scaling, idf).toarray(), atol=1e-6), scaling
 
 
 def test_round_trip(nlp):
@@ -156,8 +168,8 @@ def test_round_trip(nlp):
     assert loaded.config == vocab.config and loaded.strings == vocab.strings
     assert (loaded.hashes == vocab.hashes).all() and (loaded.df == vocab.df).all()
     docs = list(nlp.pipe(TEXTS))
-    for weighting in WEIGHTINGS:
-        a, b = docs_to_csr(docs, vocab, weighting), docs_to_csr(docs, loaded, weighting)
+    for scaling in SCALINGS:
+        a, b = docs_to_csr(docs, vocab, scaling), docs_to_csr(docs, loaded, scaling)
         assert (a.indptr == b.indptr).all() and (a.indices == b.indices).all() and (a.data == b.data).all()
     data = vocab.to_dict()
     data["strings"] = data["strings"][::-1]
