@@ -116,7 +116,7 @@ class Errors(metaclass=_WithCodes):
         "to sample around. Pass a document with in-vocabulary words."
     )
     E421 = (
-        "'{what}' needs a model with a posterior and a code rule (posterior(batch), sparsify(theta)); "
+        "'{what}' needs a model with a posterior and a code rule (posterior(batch), code_rule(theta)); "
         "this pipeline's model is '{family}'. Train a VAE (gaussian, logistic_normal)."
     )
     W400 = (

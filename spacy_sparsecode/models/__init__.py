@@ -22,7 +22,7 @@ import torch
 from ..errors import Errors
 from .base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, LossParts, ModelConfig
 from .dictionary import DictionaryCoder, DictionaryConfig
-from .sae import KLSAE, L1SAE, KLSAEConfig, L1SAEConfig, SAEConfig, ThresholdSAE, ThresholdSAEConfig, TopKSAE
+from .sae import ENCODER_INPUTS, KLSAE, L1SAE, KLSAEConfig, L1SAEConfig, SAEConfig, ThresholdSAE, ThresholdSAEConfig, TopKSAE
 from .vae import GaussianVAE, LogisticNormalConfig, LogisticNormalVAE, VAEConfig
 
 MODEL_FAMILIES: Dict[str, Type[CodeModel]] = {
@@ -44,15 +44,25 @@ def build_model(family: str, config: Dict[str, Any], n_vocab: int, idf: Optional
 
 
 #: Model-config fields added by a format version, with the value that reproduces how older
-#: formats behaved: format 1 always subtracted the SAE decoder bias before encoding; formats
-#: 1-2 had no ex-post prior buffers in the VAEs.
-_ADDED_FIELDS = {"pre_encoder_bias": (2, True), "prior_components": (3, 0)}
+#: files behaved: format 1 SAEs always subtracted the decoder bias before encoding; formats
+#: 1-2 VAEs had no ex-post prior buffers.
+_ADDED_FIELDS = {"encoder_input": (2, "centered"), "prior_components": (3, 0)}
+#: Format 4 replaced the SAE flags ``nonneg_encoder`` and ``pre_encoder_bias`` by ``encoder_input``:
+#: the value of the first flag that is true (all false: "linear").
+_ENCODER_INPUT_FLAGS = {"nonneg_encoder": "nonneg", "pre_encoder_bias": "centered"}
+#: Tensors renamed by format 4: the VAEs' topic-word matrix (``beta`` was also the KL weight).
+_RENAMED_TENSORS = {"beta": "topic_word"}
 
 
 def upgrade_saved(family: str, config: Dict[str, Any], tensors: Dict[str, torch.Tensor],
                   format_version: int) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
     """A saved model's config and tensors, written in ``format_version``, in the current format."""
     config = dict(config)
+    if format_version < 4:
+        flags = {name: config.pop(name) for name in _ENCODER_INPUT_FLAGS if name in config}
+        if flags:
+            config["encoder_input"] = next((value for name, value in _ENCODER_INPUT_FLAGS.items() if flags.get(name)), "linear")
+        tensors = {_RENAMED_TENSORS.get(name, name): tensor for name, tensor in tensors.items()}
     fields = {f.name for f in dataclasses.fields(model_class(family).config_class)}
     for name, (added_in, legacy_value) in _ADDED_FIELDS.items():
         if format_version < added_in and name in fields:
@@ -63,6 +73,6 @@ def upgrade_saved(family: str, config: Dict[str, Any], tensors: Dict[str, torch.
 __all__ = [
     "DATA_SAMPLE_ROWS", "CodeModel", "CsrBatch", "LossParts", "ModelConfig", "MODEL_FAMILIES", "build_model", "model_class",
     "upgrade_saved",
-    "SAEConfig", "L1SAEConfig", "KLSAEConfig", "ThresholdSAEConfig", "TopKSAE", "L1SAE", "KLSAE", "ThresholdSAE",
+    "ENCODER_INPUTS", "SAEConfig", "L1SAEConfig", "KLSAEConfig", "ThresholdSAEConfig", "TopKSAE", "L1SAE", "KLSAE", "ThresholdSAE",
     "VAEConfig", "LogisticNormalConfig", "GaussianVAE", "LogisticNormalVAE", "DictionaryConfig", "DictionaryCoder",
 ]

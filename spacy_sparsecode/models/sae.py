@@ -1,16 +1,20 @@
 """Sparse autoencoders over bags of words, sharing one encoder/decoder skeleton.
 
 Encoder: input scaling (tf-idf or log1p, l2-normalised rows), a linear map applied as a
-sparse product (``CsrBatch.matmul``; the (B, V) input is never densified) plus a bias, then a
-family's activation. TopK and L1 do not subtract the decoder bias before encoding
-(``pre_encoder_bias=False``): with a non-negative decoder, ``W_enc (x - b_dec)`` pushes every
-pre-activation down by the same positive ``b_dec · d_j``, so short documents got fewer than k
-positive activations (TopK on 20 Newsgroups: held-out NPMI 0.234 with it, 0.249 without; the
-same on BBC), and its rank-one gradient costs a pass over the (V, K) encoder per step. The KL
-and threshold families keep it (their sigmoid / threshold activations rely on that shift: the
-KL SAE's probe accuracy fell from 0.978 to 0.892 without it). Decoder: non-negative weights with
-unit-norm rows (kept so by ``post_step``), so each latent is a parts-based "topic" whose top
-words are its largest decoder weights.
+sparse product (``CsrBatch.matmul``; the (B, V) input is never densified), then a family's
+activation. ``encoder_input`` sets what the linear map sees:
+
+- ``linear``: ``x W_enc + b_enc`` (TopK, L1). With a non-negative decoder, subtracting the
+  decoder bias first would push every pre-activation down by the same positive
+  ``b_dec · d_j``, leaving short documents fewer than k positive activations, and its
+  rank-one gradient would cost a pass over the (V, K) encoder per step.
+- ``centered``: ``W_enc (x - b_dec) + b_enc`` (KL, threshold): their sigmoid and threshold
+  activations rely on that shift.
+- ``nonneg``: ``x W_enc`` with a non-negative ``W_enc`` and no bias, so every pre-activation
+  of a bag is >= 0 and a TopK document always uses its k latents.
+
+Decoder: non-negative weights with unit-norm rows (kept so by ``post_step``), so each latent
+is a parts-based "topic" whose top words are its largest decoder weights.
 
 Families differ only in how pre-activations become codes and in their sparsity penalty:
 
@@ -44,6 +48,8 @@ import torch.nn.functional as F
 from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_choice, check_field, dense_codes
 
 LOSSES = ("mse", "nll")
+#: What the encoder's linear map sees (see the module docstring).
+ENCODER_INPUTS = ("linear", "centered", "nonneg")
 KL_ACTIVATIONS = ("sigmoid", "relu")
 #: The Gram path costs ~K²V multiply-adds, the dense one ~B·V element operations per code
 #: entry; dense element-wise work is memory-bound, hence the weight.
@@ -63,16 +69,12 @@ class SAEConfig(ModelConfig):
     latents_per_word: int = 0
     exclusivity: float = 0.0
     init_neighbours: int = 1
-    pre_encoder_bias: bool = False
-    nonneg_encoder: bool = False
+    encoder_input: str = "linear"
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_choice("loss", self.loss, LOSSES)
-        check_field("pre_encoder_bias", self.pre_encoder_bias, isinstance(self.pre_encoder_bias, bool), "a bool")
-        check_field("nonneg_encoder", self.nonneg_encoder, isinstance(self.nonneg_encoder, bool)
-                    and not (self.nonneg_encoder and self.pre_encoder_bias),
-                    "a bool, and false with pre_encoder_bias (x - b_dec can be negative)")
+        check_choice("encoder_input", self.encoder_input, ENCODER_INPUTS)
         check_field("dead_after_docs", self.dead_after_docs, self.dead_after_docs > 0, "a positive int")
         check_field("aux_k", self.aux_k, self.aux_k >= 0, "an int >= 0 (0 disables AuxK)")
         check_field("aux_coef", self.aux_coef, self.aux_coef >= 0, "a float >= 0")
@@ -102,7 +104,7 @@ class KLSAEConfig(SAEConfig):
     rho: float = 0.05
     beta: float = 0.1
     activation: str = "sigmoid"
-    pre_encoder_bias: bool = True
+    encoder_input: str = "centered"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -118,7 +120,7 @@ class ThresholdSAEConfig(SAEConfig):
     l0_coef: float = 0.0001
     threshold_init: float = 0.05
     bandwidth: float = 0.01
-    pre_encoder_bias: bool = True
+    encoder_input: str = "centered"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -185,11 +187,11 @@ class SparseAutoencoder(CodeModel):
         most m latents); ``exclusivity = r > 0`` keeps a word's weight in a latent only when it
         is at least r times the word's largest weight in any latent (r = 1: one latent a
         word). Either way latents' top words overlap little (topic diversity) while the
-        training loss picks which latents own a word. ``nonneg_encoder`` also keeps the
-        encoder non-negative, at every step.
+        training loss picks which latents own a word. ``encoder_input = "nonneg"`` also keeps
+        the encoder non-negative, at every step.
         """
         self.W_dec.clamp_(min=0)
-        if self.config.nonneg_encoder:
+        if self.config.encoder_input == "nonneg":
             self.W_enc.clamp_(min=0)
         m, ratio = self.config.latents_per_word, self.config.exclusivity
         if constrain and 0 < m < self.config.n_latents:
@@ -199,18 +201,15 @@ class SparseAutoencoder(CodeModel):
         self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-8))
 
     def pre_activations(self, scaled: CsrBatch) -> torch.Tensor:
-        """Encoder pre-activations (B, K) of a scaled batch: x W_enc + b_enc, or W_enc (x - b_dec) + b_enc
-        with ``pre_encoder_bias``, or x W_enc with ``nonneg_encoder``.
+        """Encoder pre-activations (B, K) of a scaled batch, as ``encoder_input`` says.
 
-        ``nonneg_encoder`` (non-negative W_enc, no bias) makes every pre-activation of a
-        non-negative bag >= 0, so a TopK document always uses its k latents: a parts-based
-        mixture like NMF's, instead of the one or two latents a learned negative bias leaves
-        (near-clustering, whose small clusters are single threads and authors).
+        ``nonneg`` gives a parts-based mixture like NMF's, instead of the one or two latents a
+        learned negative bias can leave (a near-clustering).
         """
-        if self.config.nonneg_encoder:
+        if self.config.encoder_input == "nonneg":
             return scaled.matmul(self.W_enc)
         pre = scaled.matmul(self.W_enc) + self.b_enc
-        return pre - self.b_dec @ self.W_enc if self.config.pre_encoder_bias else pre
+        return pre - self.b_dec @ self.W_enc if self.config.encoder_input == "centered" else pre
 
     def activate(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """Inference codes as padded ``(indices, values)`` (at most k non-zeros per row)."""

@@ -6,12 +6,12 @@ Both families share one encoder and one decoder shape:
   dropout -> mean and log-variance of a K-dimensional Gaussian posterior q(z | x), both
   batch-normalised (ProdLDA; for a Gaussian prior this is BN-VAE, Zhu et al. 2020, which
   keeps the KL term from vanishing: without it the posterior collapses to the prior);
-- topic mixture ``theta = softmax(z)``; decoder word logits ``theta @ beta`` (K × V topic
-  weights) over the vocabulary, trained with the multinomial NLL of the raw counts
+- topic mixture ``theta = softmax(z)``; decoder word logits ``theta @ topic_word`` (K × V
+  topic-word weights) over the vocabulary, trained with the multinomial NLL of the raw counts
   ``-Σ_w x_w log p(w | theta)`` plus ``beta`` × KL(q || prior).
 
 ``gaussian`` is a beta-VAE with a standard normal prior and an NVDM-style decoder
-(``theta @ beta`` plus a background word bias initialised to the log word frequencies).
+(``theta @ topic_word`` plus a background word bias initialised to the log word frequencies).
 ``logistic_normal`` is ProdLDA-style: the prior is the Laplace approximation of a symmetric
 Dirichlet(``alpha``), theta gets dropout, and the product-of-experts logits are
 batch-normalised instead of biased.
@@ -21,8 +21,8 @@ steps; the step counter is a buffer (``steps``), so it is saved with the weights
 
 Sparse codes (the documented rule): a document's code is the topic mixture at the
 posterior mean, ``theta = softmax(mu)``; its ``k`` largest proportions are kept and those
-below ``code_threshold`` dropped. The values are the kept proportions, not renormalised.
-``sample(n)`` draws z and applies the same rule; ``decode`` turns codes into word logits and
+below ``code_threshold`` dropped (``code_rule``). The values are the kept proportions, not
+renormalised. ``sample(n)`` draws z and applies the same rule; ``decode`` turns codes into word logits and
 ``word_distribution`` into probabilities.
 
 Sampling uses an ex-post prior (Ghosh et al. 2020, "From variational to deterministic
@@ -107,7 +107,7 @@ class TopicVAE(CodeModel):
             init_uniform_(layer.bias, layer.in_features, g)
         self.mu_norm = torch.nn.BatchNorm1d(K, affine=False)
         self.logvar_norm = torch.nn.BatchNorm1d(K, affine=False)
-        self.beta = torch.nn.Parameter(init_uniform_(torch.empty(K, V), K, g))
+        self.topic_word = torch.nn.Parameter(init_uniform_(torch.empty(K, V), K, g))
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))
         C = config.prior_components  # the ex-post prior; all-zero weights: not fitted yet
         if C:
@@ -142,14 +142,14 @@ class TopicVAE(CodeModel):
         """Topic mixture (B, K) of latent vectors: ``softmax(z)``."""
         return torch.softmax(z, dim=1)
 
-    def sparsify(self, theta: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def code_rule(self, theta: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The code rule: the k largest proportions, those below ``code_threshold`` dropped."""
         values, indices = theta.topk(self.config.k, dim=1)
         return indices, values * (values >= self.config.code_threshold)
 
     def encode_batch(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
         mu, _ = self.posterior(batch)
-        return self.sparsify(self.mixture(mu))
+        return self.code_rule(self.mixture(mu))
 
     def decode(self, indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         return self.logits(dense_codes(indices, values, self.config.n_latents))
@@ -159,8 +159,8 @@ class TopicVAE(CodeModel):
         return torch.softmax(self.decode_codes(codes).float(), dim=1)
 
     def topic_word_weights(self) -> torch.Tensor:
-        """softmax of each topic's decoder row: same ranking as ``beta``, non-negative."""
-        return torch.softmax(self.beta.detach().float(), dim=1)
+        """softmax of each topic's decoder row: same ranking as ``topic_word``, non-negative."""
+        return torch.softmax(self.topic_word.detach().float(), dim=1)
 
     @property
     def has_fitted_prior(self) -> bool:
@@ -206,7 +206,7 @@ class TopicVAE(CodeModel):
 
     def sample(self, n: int, generator: Optional[torch.Generator] = None) -> SparseCodes:
         """``n`` new codes: z drawn as in ``sample_mixture``, then the same sparsity rule as ``encode``."""
-        indices, values = self.sparsify(self.sample_mixture(n, generator))
+        indices, values = self.code_rule(self.sample_mixture(n, generator))
         return SparseCodes.from_padded(indices.cpu().numpy(), values.float().cpu().numpy(), self.config.n_latents)
 
     # --- training -------------------------------------------------------------------
@@ -214,7 +214,7 @@ class TopicVAE(CodeModel):
         return True
 
     def kl_weight(self) -> float:
-        """``beta``, linearly annealed from 0 over the first ``kl_anneal_steps`` steps."""
+        """The KL weight ``config.beta``, linearly annealed from 0 over the first ``kl_anneal_steps`` steps."""
         ramp = self.config.kl_anneal_steps
         return self.config.beta if ramp == 0 else self.config.beta * min(1.0, float(self.steps) / ramp)
 
@@ -286,7 +286,7 @@ class GaussianVAE(TopicVAE):
         return ones * 0.0, ones
 
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
-        return theta @ self.beta + self.b_word
+        return theta @ self.topic_word + self.b_word
 
 
 class LogisticNormalVAE(TopicVAE):
@@ -308,7 +308,7 @@ class LogisticNormalVAE(TopicVAE):
         return self.prior_mean, self.prior_var
 
     def logits(self, theta: torch.Tensor) -> torch.Tensor:
-        return batch_norm(self.word_norm, theta @ self.beta)
+        return batch_norm(self.word_norm, theta @ self.topic_word)
 
     def theta_dropout(self) -> float:
         return self.config.dropout

@@ -9,19 +9,76 @@ training, ``SparseCodes`` when predicting.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Literal, Tuple
 
 import scipy.sparse as sp
+from pydantic_core import core_schema
 from spacy.util import registry
-from thinc.api import ArgsKwargs, Model, PyTorchWrapper_v3, torch2xp, xp2torch
+from thinc.api import ArgsKwargs, ConfigValidationError, Model, PyTorchWrapper_v3, torch2xp, xp2torch
 
 from ..codes import SparseCodes
 from ..models import CodeModel, CsrBatch, build_model, model_class
+from ..models.dictionary import CODINGS, METHODS
+from ..models.sae import ENCODER_INPUTS, KL_ACTIVATIONS, LOSSES
+from ..text.featurize import SCALINGS
+
+
+class _ConfigType(type):
+    """Metaclass of the constrained config types: one shows as what it expects, so spaCy's
+    config error reads "k  at root: 0 is not an int > 0"."""
+
+    def __repr__(cls) -> str:
+        return cls.__doc__ or cls.__name__
+
+
+def _constrained(kind: type, expected: str, ok: Callable[[Any], bool]) -> type:
+    """The type of config values of ``kind`` (an int is a float too; a bool is neither) for which ``ok`` holds.
+
+    thinc's config (confection) checks a registered function's arguments against its type hints,
+    and checks a type with ``__get_pydantic_core_schema__`` by calling the validator that schema
+    holds, as pydantic does. It ignores ``Annotated`` bounds, hence no pydantic ``PositiveInt``.
+    """
+    kinds = (int,) if kind is int else (int, float)
+
+    def validate(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, kinds) or not ok(value):
+            raise ValueError(f"expected {expected}, got {value!r}")
+        return value
+
+    def schema(cls: type, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(validate)
+
+    return _ConfigType(kind.__name__, (), {"__doc__": expected, "__get_pydantic_core_schema__": classmethod(schema)})
+
+
+PositiveInt = _constrained(int, "an int > 0", lambda v: v > 0)
+NonNegativeInt = _constrained(int, "an int >= 0", lambda v: v >= 0)
+PositiveFloat = _constrained(float, "a float > 0", lambda v: v > 0)
+NonNegativeFloat = _constrained(float, "a float >= 0", lambda v: v >= 0)
+Rate = _constrained(float, "a float in [0, 1)", lambda v: 0 <= v < 1)
+Share = _constrained(float, "a float in [0, 1]", lambda v: 0 <= v <= 1)
+Probability = _constrained(float, "a float in (0, 1)", lambda v: 0 < v < 1)
+# Literal of a tuple is the Literal of its items: each choice is listed once, where it is used.
+Scaling = Literal[SCALINGS]
+Loss = Literal[LOSSES]
+EncoderInput = Literal[ENCODER_INPUTS]
+KLActivation = Literal[KL_ACTIVATIONS]
+Method = Literal[METHODS]
+Coding = Literal[CODINGS]
 
 
 def sparse_code_model(family: str, config: Dict[str, Any]) -> Model:
-    """A thinc Model for ``family`` with a validated ``config``; sized at initialize."""
-    model_class(family).config_class.from_dict(config)
+    """A thinc Model for ``family`` with a validated ``config``; sized at initialize.
+
+    The registered builders pass their arguments (``locals()``), named as the family's config
+    fields. A value the signature's types cannot rule out (such as ``k`` > ``n_latents``) fails
+    here as a config error naming the fields, as spaCy shows a type error.
+    """
+    try:
+        model_class(family).config_class.from_dict(config)
+    except ValueError as err:
+        raise ConfigValidationError(errors=[{"loc": ["model"], "msg": str(err)}],
+                                    title=f"Config error for the {family} model") from err
     return Model(
         f"sparsecode_{family}", _forward, init=_init, dims={"nV": None},
         attrs={"family": family, "config": dict(config), "idf": None},
@@ -69,182 +126,151 @@ def _convert_outputs(model: Model, inputs_outputs: Tuple[Any, Any], is_train: bo
 #   latents_per_word: each word is kept by at most this many latents' decoders (0: no limit)
 #   exclusivity: a word keeps a latent's weight only if >= this share of its largest (0: off)
 #   init_neighbours: latents start at the mean of this many similar documents (1: one)
-#   pre_encoder_bias: encode W_enc (x - b_dec) instead of x W_enc (default: KL, threshold)
-#   nonneg_encoder: non-negative encoder without bias: TopK codes always use their k latents
-# The topic-quality settings of benchmarks/model_zoo.py (K=50) are scaling="log1p",
-# init_neighbours=40, latents_per_word=2, diversity_coef=2.0.
-
-
-def _sae_config(n_latents: int, k: int, scaling: str, loss: str, aux_k: int, aux_coef: float, dead_after_docs: int,
-                denoise_rate: float, diversity_coef: float, latents_per_word: int, exclusivity: float, init_neighbours: int, seed: int,
-                pre_encoder_bias: bool, nonneg_encoder: bool, **family: Any) -> Dict[str, Any]:
-    return dict(n_latents=n_latents, k=k, scaling=scaling, loss=loss, aux_k=aux_k, aux_coef=aux_coef,
-                dead_after_docs=dead_after_docs, denoise_rate=denoise_rate, diversity_coef=diversity_coef,
-                latents_per_word=latents_per_word, exclusivity=exclusivity, init_neighbours=init_neighbours, seed=seed,
-                pre_encoder_bias=pre_encoder_bias, nonneg_encoder=nonneg_encoder, **family)
+#   encoder_input: "linear" (x W_enc + b_enc), "centered" (W_enc (x - b_dec) + b_enc; default
+#     for KL and threshold) or "nonneg" (non-negative W_enc, no bias: TopK codes always use
+#     their k latents)
 
 
 @registry.architectures("spacy-sparsecode.TopKSAE.v1")
 def build_topk_sae(
-    n_latents: int = 256,
-    k: int = 16,
-    scaling: str = "tfidf",
-    loss: str = "mse",
-    aux_k: int = 64,
-    aux_coef: float = 0.125,
-    dead_after_docs: int = 2000,
+    n_latents: PositiveInt = 256,
+    k: PositiveInt = 16,
+    scaling: Scaling = "tfidf",
+    loss: Loss = "mse",
+    aux_k: NonNegativeInt = 64,
+    aux_coef: NonNegativeFloat = 0.125,
+    dead_after_docs: PositiveInt = 2000,
     seed: int = 0,
-    denoise_rate: float = 0.0,
-    diversity_coef: float = 0.0,
-    latents_per_word: int = 0,
-    exclusivity: float = 0.0,
-    init_neighbours: int = 1,
-    pre_encoder_bias: bool = False,
-    nonneg_encoder: bool = False,
+    denoise_rate: Rate = 0.0,
+    diversity_coef: NonNegativeFloat = 0.0,
+    latents_per_word: NonNegativeInt = 0,
+    exclusivity: Share = 0.0,
+    init_neighbours: PositiveInt = 1,
+    encoder_input: EncoderInput = "linear",
 ) -> Model[sp.csr_matrix, Any]:
     """TopK sparse autoencoder (non-negative decoder, AuxK dead-latent revival)."""
-    return sparse_code_model("topk", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs,
-                                                 denoise_rate, diversity_coef, latents_per_word, exclusivity, init_neighbours, seed,
-                                                 pre_encoder_bias, nonneg_encoder))
+    return sparse_code_model("topk", locals())
 
 
 @registry.architectures("spacy-sparsecode.L1SAE.v1")
 def build_l1_sae(
-    n_latents: int = 256,
-    k: int = 16,
-    scaling: str = "tfidf",
-    loss: str = "mse",
-    l1_coef: float = 0.001,
-    aux_k: int = 64,
-    aux_coef: float = 0.125,
-    dead_after_docs: int = 2000,
+    n_latents: PositiveInt = 256,
+    k: PositiveInt = 16,
+    scaling: Scaling = "tfidf",
+    loss: Loss = "mse",
+    l1_coef: NonNegativeFloat = 0.001,
+    aux_k: NonNegativeInt = 64,
+    aux_coef: NonNegativeFloat = 0.125,
+    dead_after_docs: PositiveInt = 2000,
     seed: int = 0,
-    denoise_rate: float = 0.0,
-    diversity_coef: float = 0.0,
-    latents_per_word: int = 0,
-    exclusivity: float = 0.0,
-    init_neighbours: int = 1,
-    pre_encoder_bias: bool = False,
-    nonneg_encoder: bool = False,
+    denoise_rate: Rate = 0.0,
+    diversity_coef: NonNegativeFloat = 0.0,
+    latents_per_word: NonNegativeInt = 0,
+    exclusivity: Share = 0.0,
+    init_neighbours: PositiveInt = 1,
+    encoder_input: EncoderInput = "linear",
 ) -> Model[sp.csr_matrix, Any]:
     """ReLU sparse autoencoder with an L1 penalty; inference codes keep the top ``k``."""
-    return sparse_code_model("l1", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs, denoise_rate,
-                                               diversity_coef, latents_per_word, exclusivity, init_neighbours, seed, pre_encoder_bias,
-                                               nonneg_encoder, l1_coef=l1_coef))
+    return sparse_code_model("l1", locals())
 
 
 @registry.architectures("spacy-sparsecode.KLSAE.v1")
 def build_kl_sae(
-    n_latents: int = 256,
-    k: int = 16,
-    scaling: str = "tfidf",
-    loss: str = "mse",
-    rho: float = 0.05,
-    beta: float = 0.1,
-    activation: str = "sigmoid",
-    aux_k: int = 64,
-    aux_coef: float = 0.125,
-    dead_after_docs: int = 2000,
+    n_latents: PositiveInt = 256,
+    k: PositiveInt = 16,
+    scaling: Scaling = "tfidf",
+    loss: Loss = "mse",
+    rho: Probability = 0.05,
+    beta: NonNegativeFloat = 0.1,
+    activation: KLActivation = "sigmoid",
+    aux_k: NonNegativeInt = 64,
+    aux_coef: NonNegativeFloat = 0.125,
+    dead_after_docs: PositiveInt = 2000,
     seed: int = 0,
-    denoise_rate: float = 0.0,
-    diversity_coef: float = 0.0,
-    latents_per_word: int = 0,
-    exclusivity: float = 0.0,
-    init_neighbours: int = 1,
-    pre_encoder_bias: bool = True,
-    nonneg_encoder: bool = False,
+    denoise_rate: Rate = 0.0,
+    diversity_coef: NonNegativeFloat = 0.0,
+    latents_per_word: NonNegativeInt = 0,
+    exclusivity: Share = 0.0,
+    init_neighbours: PositiveInt = 1,
+    encoder_input: EncoderInput = "centered",
 ) -> Model[sp.csr_matrix, Any]:
-    """Sparse autoencoder with the KL(rho || rho_hat) sparsity penalty; top ``k`` at inference."""
-    return sparse_code_model("kl", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs, denoise_rate,
-                                               diversity_coef, latents_per_word, exclusivity, init_neighbours, seed, pre_encoder_bias,
-                                               nonneg_encoder, rho=rho,
-                                               beta=beta, activation=activation))
+    """Sparse autoencoder with the KL(rho || rho_hat) sparsity penalty (weight ``beta``); top ``k`` at inference."""
+    return sparse_code_model("kl", locals())
 
 
 @registry.architectures("spacy-sparsecode.ThresholdSAE.v1")
 def build_threshold_sae(
-    n_latents: int = 256,
-    k: int = 16,
-    scaling: str = "tfidf",
-    loss: str = "mse",
-    l0_coef: float = 0.0001,
-    threshold_init: float = 0.05,
-    bandwidth: float = 0.01,
-    aux_k: int = 64,
-    aux_coef: float = 0.125,
-    dead_after_docs: int = 2000,
+    n_latents: PositiveInt = 256,
+    k: PositiveInt = 16,
+    scaling: Scaling = "tfidf",
+    loss: Loss = "mse",
+    l0_coef: NonNegativeFloat = 0.0001,
+    threshold_init: PositiveFloat = 0.05,
+    bandwidth: PositiveFloat = 0.01,
+    aux_k: NonNegativeInt = 64,
+    aux_coef: NonNegativeFloat = 0.125,
+    dead_after_docs: PositiveInt = 2000,
     seed: int = 0,
-    denoise_rate: float = 0.0,
-    diversity_coef: float = 0.0,
-    latents_per_word: int = 0,
-    exclusivity: float = 0.0,
-    init_neighbours: int = 1,
-    pre_encoder_bias: bool = True,
-    nonneg_encoder: bool = False,
+    denoise_rate: Rate = 0.0,
+    diversity_coef: NonNegativeFloat = 0.0,
+    latents_per_word: NonNegativeInt = 0,
+    exclusivity: Share = 0.0,
+    init_neighbours: PositiveInt = 1,
+    encoder_input: EncoderInput = "centered",
 ) -> Model[sp.csr_matrix, Any]:
     """JumpReLU sparse autoencoder (learned thresholds, L0 penalty); at most ``k`` active at inference."""
-    return sparse_code_model("threshold", _sae_config(n_latents, k, scaling, loss, aux_k, aux_coef, dead_after_docs,
-                                                      denoise_rate, diversity_coef, latents_per_word, exclusivity, init_neighbours,
-                                                      seed, pre_encoder_bias, nonneg_encoder, l0_coef=l0_coef, threshold_init=threshold_init,
-                                                      bandwidth=bandwidth))
+    return sparse_code_model("threshold", locals())
 
 
 @registry.architectures("spacy-sparsecode.GaussianVAE.v1")
 def build_gaussian_vae(
-    n_latents: int = 50,
-    k: int = 8,
-    scaling: str = "count",
-    hidden: int = 100,
-    dropout: float = 0.2,
-    beta: float = 1.0,
-    kl_anneal_steps: int = 0,
-    code_threshold: float = 0.0,
-    prior_components: int = 10,
+    n_latents: PositiveInt = 50,
+    k: PositiveInt = 8,
+    scaling: Scaling = "count",
+    hidden: PositiveInt = 100,
+    dropout: Rate = 0.2,
+    beta: NonNegativeFloat = 1.0,
+    kl_anneal_steps: NonNegativeInt = 0,
+    code_threshold: Rate = 0.0,
+    prior_components: NonNegativeInt = 10,
     seed: int = 0,
 ) -> Model[sp.csr_matrix, Any]:
     """beta-VAE topic model (Gaussian latent, NVDM-style decoder); codes: top ``k`` of softmax(mu).
-    ``prior_components``: size of the ex-post Gaussian-mixture prior ``sample`` draws from."""
-    return sparse_code_model("gaussian", dict(n_latents=n_latents, k=k, scaling=scaling, hidden=hidden, dropout=dropout,
-                                              beta=beta, kl_anneal_steps=kl_anneal_steps, code_threshold=code_threshold,
-                                              prior_components=prior_components, seed=seed))
+    ``beta``: the KL weight; ``prior_components``: size of the ex-post Gaussian-mixture prior ``sample`` draws from."""
+    return sparse_code_model("gaussian", locals())
 
 
 @registry.architectures("spacy-sparsecode.LogisticNormalVAE.v1")
 def build_logistic_normal_vae(
-    n_latents: int = 50,
-    k: int = 8,
-    scaling: str = "count",
-    hidden: int = 200,
-    dropout: float = 0.2,
-    beta: float = 1.0,
-    alpha: float = 1.0,
-    kl_anneal_steps: int = 0,
-    code_threshold: float = 0.0,
-    prior_components: int = 10,
+    n_latents: PositiveInt = 50,
+    k: PositiveInt = 8,
+    scaling: Scaling = "count",
+    hidden: PositiveInt = 200,
+    dropout: Rate = 0.2,
+    beta: NonNegativeFloat = 1.0,
+    alpha: PositiveFloat = 1.0,
+    kl_anneal_steps: NonNegativeInt = 0,
+    code_threshold: Rate = 0.0,
+    prior_components: NonNegativeInt = 10,
     seed: int = 0,
 ) -> Model[sp.csr_matrix, Any]:
     """ProdLDA-style VAE (logistic-normal prior, batch-norm'd decoder); codes: top ``k`` of softmax(mu).
-    ``prior_components``: size of the ex-post Gaussian-mixture prior ``sample`` draws from."""
-    return sparse_code_model("logistic_normal", dict(n_latents=n_latents, k=k, scaling=scaling, hidden=hidden,
-                                                     dropout=dropout, beta=beta, alpha=alpha,
-                                                     kl_anneal_steps=kl_anneal_steps, code_threshold=code_threshold,
-                                                     prior_components=prior_components, seed=seed))
+    ``beta``: the KL weight; ``prior_components``: size of the ex-post Gaussian-mixture prior ``sample`` draws from."""
+    return sparse_code_model("logistic_normal", locals())
 
 
 @registry.architectures("spacy-sparsecode.Dictionary.v1")
 def build_dictionary(
-    n_latents: int = 256,
-    k: int = 16,
-    scaling: str = "tfidf",
-    method: str = "kmeans",
-    coding: str = "lasso",
-    alpha: float = 0.005,
-    lasso_iter: int = 100,
-    epochs: int = 5,
-    batch_size: int = 1024,
+    n_latents: PositiveInt = 256,
+    k: PositiveInt = 16,
+    scaling: Scaling = "tfidf",
+    method: Method = "kmeans",
+    coding: Coding = "lasso",
+    alpha: PositiveFloat = 0.005,
+    lasso_iter: PositiveInt = 100,
+    epochs: PositiveInt = 5,
+    batch_size: PositiveInt = 1024,
     seed: int = 0,
 ) -> Model[sp.csr_matrix, Any]:
     """Classical sparse coding: k-means or learned dictionary, OMP or lasso codes (fitted, not SGD-trained)."""
-    return sparse_code_model("dictionary", dict(n_latents=n_latents, k=k, scaling=scaling, method=method, coding=coding,
-                                                alpha=alpha, lasso_iter=lasso_iter, epochs=epochs,
-                                                batch_size=batch_size, seed=seed))
+    return sparse_code_model("dictionary", locals())

@@ -12,7 +12,7 @@ Sampling needs a model that can sample (a VAE family with ``sample(n, generator)
 ``posterior(batch)``): ``sample`` draws from the prior, ``near`` from a document's posterior
 (z ~ N(mu, temperature² sigma²)), and ``interpolate`` of two documents walks between their
 posterior means in the VAE's latent space; each draw becomes a code by the L0 matching
-above (or, without real L0s, by the model's own ``sparsify`` rule: softmax, top k). SAE
+above (or, without real L0s, by the model's own ``code_rule``: softmax, top k). SAE
 models raise a clear error for ``sample``/``near``, interpolate in code space, and can be
 steered (``steer``: switch latents on/off in a document's code). No spaCy here: CSR
 matrices, codes, strings.
@@ -96,7 +96,7 @@ def ensure_prior(model: CodeModel, counts: sp.spmatrix) -> bool:
 
 def can_encode_posterior(model: CodeModel) -> bool:
     """Whether the model has a posterior q(z | x) and a code rule over z (the VAE families)."""
-    return can_sample(model) and callable(getattr(model, "posterior", None)) and callable(getattr(model, "sparsify", None))
+    return can_sample(model) and callable(getattr(model, "posterior", None)) and callable(getattr(model, "code_rule", None))
 
 
 def _check_steps(steps: int) -> None:
@@ -138,7 +138,7 @@ def _codes_from_z(model: CodeModel, z: torch.Tensor, real_l0: Optional[np.ndarra
     theta = model.mixture(z)
     if real_l0 is not None:
         return sparsify(theta.float().cpu().numpy(), real_l0, seed)
-    indices, values = model.sparsify(theta)
+    indices, values = model.code_rule(theta)
     return SparseCodes.from_padded(indices.cpu().numpy(), values.float().cpu().numpy(), model.config.n_latents)
 
 

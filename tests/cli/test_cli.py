@@ -147,7 +147,7 @@ def test_topic_preset_constrains_the_decoder_late(tmp_path: Path) -> None:
     run("train", SAMPLE, tmp_path / "topics", "--config", preset, "--n-latents", "16", "--epochs", "4",
         "--constrain-from", "0.5", "--threads", "1")
     model = spacy.load(tmp_path / "topics").get_pipe("sparsecode").torch_model
-    assert model.config.scaling == "log1p-tfidf" and model.config.exclusivity == 0.6 and model.config.nonneg_encoder
+    assert model.config.scaling == "log1p-tfidf" and model.config.exclusivity == 0.6 and model.config.encoder_input == "nonneg"
     assert bool((model.W_enc >= 0).all())
     weights = model.decoder_weights().detach()
     largest = weights.amax(dim=0, keepdim=True)

@@ -14,8 +14,9 @@ import torch
 import spacy_sparsecode.models.sae as sae_module
 from spacy_sparsecode.codes import SparseCodes
 from spacy_sparsecode.io import load_tensors, save_tensors
-from spacy_sparsecode.models import MODEL_FAMILIES, CsrBatch, build_model
+from spacy_sparsecode.models import ENCODER_INPUTS, MODEL_FAMILIES, CsrBatch, build_model
 from spacy_sparsecode.models.trainer import TrainConfig, Trainer, TrainingError
+from spacy_sparsecode.tasks.topics import restored_words
 
 N_TOPICS, WORDS_PER_TOPIC = 4, 10
 V = N_TOPICS * WORDS_PER_TOPIC
@@ -361,13 +362,13 @@ def test_decoder_topic_constraints_limit_the_latents_of_each_word():
         small_model("topk", exclusivity=1.5)
 
 
-def test_nonneg_encoder_gives_every_document_its_k_latents(data):
+def test_nonneg_encoder_input_gives_every_document_its_k_latents(data):
     matrix = data[0][:64]
     free = small_model("topk")
     with torch.no_grad():
         free.b_enc.fill_(-1.0)  # a negative bias, as training learns: few latents pass the ReLU
     assert (free.encode(matrix).matrix != 0).sum(axis=1).max() < 3
-    model = small_model("topk", nonneg_encoder=True)
+    model = small_model("topk", encoder_input="nonneg")
     Trainer(model, TrainConfig(lr=0.05, batch_size=16, epochs=3, seed=0), progress=False).fit(matrix)
     assert bool((model.W_enc >= 0).all()) and bool((model.b_enc == 0).all())  # no bias, non-negative weights
     with torch.no_grad():
@@ -375,8 +376,26 @@ def test_nonneg_encoder_gives_every_document_its_k_latents(data):
     nnz = np.asarray((model.encode(matrix).matrix != 0).sum(axis=1)).ravel()
     words = np.diff(matrix.indptr)
     assert (nnz[words > 0] == 3).all()  # k = 3 for every document with words
-    with pytest.raises(ValueError, match="nonneg_encoder"):
-        small_model("topk", nonneg_encoder=True, pre_encoder_bias=True)
+
+
+@pytest.mark.parametrize("encoder_input", ENCODER_INPUTS)
+def test_encoder_input_sets_what_the_encoder_sees(data, encoder_input):
+    model = small_model("topk", encoder_input=encoder_input)
+    with torch.no_grad():
+        model.b_enc.uniform_(-1, 1)
+        model.b_dec.uniform_(0, 1)
+    scaled = model.scale(CsrBatch.from_csr(data[0][:8]))
+    x, W = scaled.to_dense(), model.W_enc.detach()
+    expected = {"linear": x @ W + model.b_enc, "centered": (x - model.b_dec) @ W + model.b_enc, "nonneg": x @ W}
+    with torch.no_grad():
+        assert torch.allclose(model.pre_activations(scaled), expected[encoder_input], atol=1e-5)
+
+
+def test_encoder_input_defaults_and_choices():
+    assert {family: small_model(family).config.encoder_input for family in ("topk", "l1", "kl", "threshold")} == \
+        {"topk": "linear", "l1": "linear", "kl": "centered", "threshold": "centered"}
+    with pytest.raises(ValueError, match="encoder_input.*linear, centered, nonneg"):
+        small_model("topk", encoder_input="x")
 
 
 def test_constrain_from_holds_the_constraints_off_for_a_share_of_the_steps(data, monkeypatch):
@@ -495,7 +514,7 @@ def test_component_trains_each_family_through_its_architecture(family, sample_te
     assert component.torch_model.family == family
     codes = [doc._.sparse_code for doc in nlp.pipe(sample_texts[:10])]
     assert all(code.nnz <= 3 for code in codes)
-    restored = component.denoise(docs[:4], top_n=5)
+    restored = restored_words(component, docs[:4], top_n=5)
     assert len(restored) == 4 and all(len(words) in (0, 5) for words in restored)  # 0: an empty code
     assert all(word not in {t.lower_ for t in doc} for words, doc in zip(restored, docs) for word in words)
     nlp.to_disk(tmp_path / "nlp")
@@ -507,10 +526,9 @@ def test_component_trains_each_family_through_its_architecture(family, sample_te
 @pytest.mark.parametrize("family", list(MODEL_FAMILIES))
 def test_fit_score_is_comparable_across_families(trained, data, family):
     model, *_ = trained[family]
-    batch = CsrBatch.from_csr(data[0][np.diff(data[0].indptr) > 0])
     fresh = small_model(family)
-    assert fresh.fit_score(batch) < model.fit_score(batch) <= 1.0
-    assert model.fit_score(batch) > 0.0
+    assert fresh.reconstruction_fit(data[0]) < model.reconstruction_fit(data[0]) <= 1.0
+    assert model.reconstruction_fit(data[0]) > 0.0
 
 
 def test_trainer_zeroes_adam_moments_before_they_turn_subnormal(data):

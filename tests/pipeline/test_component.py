@@ -140,12 +140,16 @@ def test_unknown_format_version_is_refused(saved_pipeline, tmp_path):
         spacy.load(path)
 
 
-def test_format_1_sae_is_upgraded_to_its_pre_encoder_bias(saved_pipeline, tmp_path):
+@pytest.mark.parametrize("format_version, flags, encoder_input", [
+    (1, {}, "centered"),  # format 1 always subtracted the decoder bias
+    (2, {"pre_encoder_bias": False}, "linear"),
+    (3, {"pre_encoder_bias": False, "nonneg_encoder": True}, "nonneg"),
+])
+def test_older_format_sae_loads_with_its_encoder_input(saved_pipeline, tmp_path, format_version, flags, encoder_input):
     path = _copy(saved_pipeline, tmp_path)
     cfg = path / "sparsecode" / "cfg.json"
     settings = json.loads(cfg.read_text())
-    assert settings["format_version"] == FORMAT_VERSION and settings["model"]["pre_encoder_bias"] is False
-    settings["model"].pop("pre_encoder_bias")
-    cfg.write_text(json.dumps(settings | {"format_version": 1}))
+    assert settings["format_version"] == FORMAT_VERSION and settings["model"].pop("encoder_input") == "linear"
+    cfg.write_text(json.dumps(settings | {"format_version": format_version, "model": settings["model"] | flags}))
     model = spacy.load(path).get_pipe("sparsecode").torch_model
-    assert model.config.pre_encoder_bias is True  # format 1 always subtracted the decoder bias
+    assert model.config.encoder_input == encoder_input

@@ -1,0 +1,79 @@
+"""Saved models of older formats load through ``upgrade_saved`` and give the codes they gave.
+
+``format3/`` holds models written in format 3 (spacy_sparsecode at commit db005e6): each
+``<name>.json`` has the family, the saved config, a small probe matrix and the codes that
+version gave it; ``<name>.safetensors`` the saved tensors.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from spacy_sparsecode.io import load_tensors
+from spacy_sparsecode.models import build_model, upgrade_saved
+
+FORMAT3 = Path(__file__).parent / "format3"
+
+
+def load_format3(name: str, encoder_input: str | None = None):
+    """The upgraded model of ``format3/<name>``, its probe matrix and the codes format 3 gave it."""
+    record = json.loads((FORMAT3 / f"{name}.json").read_text())
+    config, tensors = upgrade_saved(record["family"], record["config"], load_tensors(FORMAT3 / f"{name}.safetensors"), 3)
+    if encoder_input is not None:
+        config["encoder_input"] = encoder_input
+    model = build_model(record["family"], config, record["probe"]["shape"][1])
+    model.load_state_dict(tensors)
+    probe = record["probe"]
+    matrix = sp.csr_matrix((probe["data"], probe["indices"], probe["indptr"]), shape=probe["shape"], dtype=np.float32)
+    return model.eval(), matrix, np.array(record["codes"], dtype=np.float32)
+
+
+@pytest.mark.parametrize("name, encoder_input", [
+    ("topk_nonneg_encoder", "nonneg"),
+    ("l1_no_pre_encoder_bias", "linear"),
+    ("kl_pre_encoder_bias", "centered"),
+])
+def test_format_3_sae_flags_become_its_encoder_input(name, encoder_input):
+    model, matrix, codes = load_format3(name)
+    assert model.config.encoder_input == encoder_input
+    assert not hasattr(model.config, "pre_encoder_bias") and not hasattr(model.config, "nonneg_encoder")
+    with torch.no_grad():
+        assert np.allclose(model.encode(matrix).matrix.toarray(), codes, atol=1e-6)
+
+
+def test_another_encoder_input_gives_other_codes():
+    """The probes tell the choices apart, so the test above checks the mapping."""
+    model, matrix, codes = load_format3("kl_pre_encoder_bias", encoder_input="linear")
+    with torch.no_grad():
+        assert not np.allclose(model.encode(matrix).matrix.toarray(), codes, atol=1e-6)
+
+
+def test_format_3_vae_beta_tensor_becomes_topic_word():
+    model, matrix, codes = load_format3("gaussian_beta_tensor")
+    assert "topic_word" in model.weight_tensors() and "beta" not in model.weight_tensors()
+    assert model.config.beta == 1.0  # the KL weight keeps its name
+    with torch.no_grad():
+        assert np.allclose(model.encode(matrix).matrix.toarray(), codes, atol=1e-6)
+
+
+@pytest.mark.parametrize("format_version, flags, encoder_input", [
+    (1, {}, "centered"),  # format 1 always subtracted the decoder bias
+    (2, {"pre_encoder_bias": False}, "linear"),
+    (2, {"pre_encoder_bias": True}, "centered"),
+    (3, {"pre_encoder_bias": False, "nonneg_encoder": True}, "nonneg"),
+])
+def test_legacy_flags_map_to_encoder_input(format_version, flags, encoder_input):
+    config, _ = upgrade_saved("topk", {"n_latents": 8, "k": 3, **flags}, {}, format_version)
+    assert config == {"n_latents": 8, "k": 3, "encoder_input": encoder_input}
+
+
+def test_current_format_is_left_as_is():
+    config = {"n_latents": 8, "k": 3, "encoder_input": "nonneg"}
+    tensors = {"beta": torch.zeros(1)}  # not a renamed tensor in format 4
+    assert upgrade_saved("topk", config, tensors, 4) == (config, tensors)
