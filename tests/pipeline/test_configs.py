@@ -1,0 +1,72 @@
+"""The shipped configs pass ``spacy debug config`` as they are; bad values give spaCy's config
+error naming the field, not a traceback. spaCy's ``debug_config`` runs in-process (what the CLI
+command calls), with the repository root as the working directory, as the configs expect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from spacy.cli.debug_config import debug_config
+from spacy.util import registry
+from thinc.api import Config, ConfigValidationError
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((ROOT / "configs").glob("*.cfg"))
+
+
+@pytest.fixture(autouse=True)
+def at_root(monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+
+def test_configs_are_found():
+    assert len(CONFIGS) >= 7  # an empty glob would skip the tests below
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.stem)
+def test_shipped_config_passes_debug_config(path, capsys):
+    debug_config(path)
+    assert "Config is valid" in capsys.readouterr().out
+
+
+def _debug_config_error(path: Path, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        debug_config(path)
+    assert exit_info.value.code == 1
+    out = capsys.readouterr().out
+    assert "Traceback" not in out
+    return out
+
+
+def test_k_0_fails_with_spacys_config_error_naming_k(tmp_path, capsys):
+    text = (ROOT / "configs" / "sae_topk.cfg").read_text()
+    assert "\nk = 16\n" in text
+    (tmp_path / "bad.cfg").write_text(text.replace("\nk = 16\n", "\nk = 0\n"))
+    out = _debug_config_error(tmp_path / "bad.cfg", capsys)
+    assert "Config error for 'spacy-sparsecode.TopKSAE.v1'" in out
+    assert "sparsecode.model -> k\tat root: 0 is not an int > 0" in out
+
+
+def test_k_above_n_latents_fails_with_one_line_naming_both(tmp_path, capsys):
+    text = (ROOT / "configs" / "sae_topk.cfg").read_text()
+    (tmp_path / "bad.cfg").write_text(text.replace("\nk = 16\n", "\nk = 300\n"))
+    out = _debug_config_error(tmp_path / "bad.cfg", capsys)
+    assert "Config error for the topk model" in out
+    assert "model\t[E003] Config field 'k' (300) must be <= 'n_latents' (256)." in out
+
+
+@pytest.mark.parametrize("architecture, setting, message", [
+    ("TopKSAE", "n_latents = -3", "n_latents\tat root: -3 is not an int > 0"),
+    ("TopKSAE", 'scaling = "bogus"', "scaling\tat root: 'bogus' is not typing.Literal['tfidf', 'log1p-tfidf', 'log1p', 'count']"),
+    ("L1SAE", 'encoder_input = "x"', "encoder_input\tat root: 'x' is not typing.Literal['linear', 'centered', 'nonneg']"),
+    ("KLSAE", "rho = 1.0", "rho\tat root: 1.0 is not a float in (0, 1)"),
+    ("ThresholdSAE", "denoise_rate = 1", "denoise_rate\tat root: 1 is not a float in [0, 1)"),
+    ("GaussianVAE", "hidden = true", "hidden\tat root: True is not an int > 0"),
+    ("Dictionary", 'coding = "lars"', "coding\tat root: 'lars' is not typing.Literal['omp', 'lasso']"),
+])
+def test_bad_architecture_value_names_the_field(architecture, setting, message):
+    config = Config().from_str(f'[model]\n@architectures = "spacy-sparsecode.{architecture}.v1"\n{setting}\n')
+    with pytest.raises(ConfigValidationError) as error:
+        registry.resolve(config)
+    assert f"model -> {message}" in str(error.value)
