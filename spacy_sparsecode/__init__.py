@@ -1,17 +1,24 @@
 """spacy-sparsecode: sparse document codes for spaCy pipelines.
 
 Importing the package registers the ``sparsecode`` factory, the architectures, the corpus
-reader and the Doc extensions.
+reader and the Doc extensions. The names below are the public API.
 """
 
+import sys
+
 from .codes import SparseCode, SparseCodes
+from .models import trainer as _trainer
+from .models.trainer import TrainConfig
+from .pipeline import architectures  # noqa: F401  (registrations)
 from .pipeline.component import SparseCoder, make_sparsecode
 from .pipeline.extensions import install_extensions
-from .text.vocab import BagOfWordsVocab, VocabConfig
-from .pipeline import architectures  # noqa: F401  (registrations)
 from .text import corpora  # noqa: F401  (registrations)
+from .text.vocab import BagOfWordsVocab, VocabConfig
 
 install_extensions()
+# ``spacy_sparsecode.training`` was the trainer's module before the stage folders: keep the import path.
+sys.modules[f"{__name__}.training"] = _trainer
 
 __version__ = "0.1.0"
-__all__ = ["SparseCode", "SparseCodes", "SparseCoder", "make_sparsecode", "BagOfWordsVocab", "VocabConfig", "__version__"]
+__all__ = ["SparseCode", "SparseCodes", "SparseCoder", "make_sparsecode", "BagOfWordsVocab", "VocabConfig",
+           "TrainConfig", "__version__"]

@@ -151,13 +151,9 @@ class SparseCoder(TrainablePipe):
     # --- training -------------------------------------------------------------------
     def fit(self, docs: Sequence[Doc], config: Optional[TrainConfig] = None, *, checkpoint_dir: Optional[Path] = None,
             resume: bool = False, progress: bool = True) -> List[Dict[str, float]]:
-        """Fast path: build the vocabulary, then train the model directly over CSR minibatches.
-
-        docs (Sequence[Doc]): tokenised training documents.
-        config (TrainConfig): optimisation settings (defaults when None).
-        checkpoint_dir (Path): where checkpoints go; ``resume`` continues from the latest.
-        RETURNS (List[Dict[str, float]]): per-epoch training statistics.
-        """
+        """Fast path: build the vocabulary from ``docs``, then train the model over CSR minibatches
+        with ``config`` (checkpoints in ``checkpoint_dir``; ``resume`` continues from the latest).
+        RETURNS (List[Dict[str, float]]): per-epoch training statistics."""
         self.initialize(lambda: (Example(doc, doc) for doc in docs))
         trainer = Trainer(self.torch_model, config or TrainConfig(), progress=progress)
         history = trainer.fit(self.featurize(docs), checkpoint_dir=checkpoint_dir, resume=resume, init_from_data=False)
@@ -165,21 +161,14 @@ class SparseCoder(TrainablePipe):
         return history
 
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
-        """Build the vocabulary from the training docs, size the model, initialise it from data.
-
-        get_examples (Callable[[], Iterable[Example]]): the training corpus (read twice).
-        nlp (Language): the current pipeline.
-        """
+        """Build the vocabulary from the training corpus ``get_examples`` (read twice), size the
+        model and initialise it from data."""
         bow_vocab = BagOfWordsVocab.build((eg.reference for eg in get_examples()), self.vocab_config)
         self.initialize_from(bow_vocab, docs_to_csr((eg.reference for eg in islice(get_examples(), DATA_SAMPLE_ROWS)), bow_vocab))
 
     def initialize_from(self, bow_vocab: BagOfWordsVocab, sample: sp.csr_matrix) -> None:
-        """Initialise from a built vocabulary and the count rows of the first training docs.
-
-        ``sparsecode train`` tokenises the corpus once, caches both, and calls this directly.
-        bow_vocab (BagOfWordsVocab): the vocabulary (its config becomes the component's).
-        sample (csr_matrix): counts over ``bow_vocab`` of the first ``DATA_SAMPLE_ROWS`` docs.
-        """
+        """Initialise from a built vocabulary (its config becomes the component's) and the count
+        rows of the first ``DATA_SAMPLE_ROWS`` training docs (``sparsecode train`` caches both)."""
         sample = sp.csr_matrix(sample[:DATA_SAMPLE_ROWS], dtype=np.float32)
         sample = sample[np.diff(sample.indptr) > 0]
         if len(bow_vocab) == 0 or sample.shape[0] == 0:
@@ -195,36 +184,22 @@ class SparseCoder(TrainablePipe):
 
     # --- the pipe verbs ---------------------------------------------------------------
     def predict(self, docs: Iterable[Doc]) -> SparseCodes:
-        """Encode a batch of Docs.
-
-        docs (Iterable[Doc]): the documents.
-        RETURNS (SparseCodes): one code per Doc.
-        """
+        """Encode a batch of Docs. RETURNS (SparseCodes): one code per Doc."""
         X = self.featurize(docs)
         if X.shape[0] == 0:
             return SparseCodes(sp.csr_matrix((0, self.torch_model.config.n_latents), dtype=np.float32))
         return self.model.predict(X)
 
     def set_annotations(self, docs: Sequence[Doc], codes: SparseCodes) -> None:
-        """Store each Doc's code and this model's fingerprint in ``doc.user_data``.
-
-        docs (Sequence[Doc]): the documents.
-        codes (SparseCodes): the output of ``predict``.
-        """
+        """Store each Doc's code (from ``predict``) and this model's fingerprint in ``doc.user_data``."""
         fingerprint = self.fingerprint()
         for doc, code in zip(docs, codes):
             store_code(doc, code, fingerprint)
 
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:
-        """One training step on a batch: minimise the reconstruction + sparsity loss.
-
-        examples (Iterable[Example]): the batch (only ``eg.predicted`` is read).
-        drop (float): unused (the families have their own noise options).
-        sgd (Optimizer): the optimizer.
-        losses (Dict[str, float]): accumulated losses, updated in place.
-        RETURNS (Dict[str, float]): the losses.
-        """
+        """One step on a batch (``eg.predicted`` is read) minimising reconstruction + sparsity loss;
+        ``drop`` is unused (the families have their own noise options). RETURNS the updated ``losses``."""
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
         X = self.featurize(eg.predicted for eg in examples)
@@ -240,12 +215,7 @@ class SparseCoder(TrainablePipe):
         return losses
 
     def get_loss(self, examples: Iterable[Example], per_doc_loss: Any) -> Tuple[float, Any]:
-        """Mean loss of the batch and its gradient w.r.t. the per-document losses.
-
-        examples (Iterable[Example]): the batch.
-        per_doc_loss: the model's per-document losses.
-        RETURNS (Tuple[float, array]): the loss and d(loss)/d(per_doc_loss).
-        """
+        """The batch's mean loss and its gradient w.r.t. the model's per-document losses."""
         n = per_doc_loss.shape[0]
         return float(per_doc_loss.mean()), self.model.ops.alloc1f(n) + 1.0 / n
 
