@@ -30,18 +30,9 @@ class SparseCodeVectorizer(TransformerMixin, BaseEstimator):
     def __init__(self, n_latents: int = 256, k: int = 16, family: str = "topk", scaling: str = "tfidf",
                  epochs: int = 30, batch_size: int = 128, lr: float = 3e-3, min_df: float = 2, max_df: float = 0.5,
                  max_size: Optional[int] = 20000, lang: str = "en", seed: int = 0) -> None:
-        self.n_latents = n_latents
-        self.k = k
-        self.family = family
-        self.scaling = scaling
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.min_df = min_df
-        self.max_df = max_df
-        self.max_size = max_size
-        self.lang = lang
-        self.seed = seed
+        for name, value in locals().items():  # scikit-learn's convention: stored as given, checked at fit
+            if name != "self":
+                setattr(self, name, value)
 
     def _docs(self, texts: Iterable[str]) -> List[Any]:
         import spacy  # the tokenizer only

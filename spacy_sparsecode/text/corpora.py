@@ -304,17 +304,8 @@ class CorpusReader:
             raise CorpusError(Errors.E210.format(source=self.source, n_skipped=self.n_skipped, first=first))
 
 
-def read_corpus(
-    source: Union[str, Path],
-    text_field: str = "text",
-    id_field: Optional[str] = "id",
-    label_field: Optional[str] = "label",
-    on_error: str = "fail",
-    limit: Optional[int] = None,
-    max_chars: int = DEFAULT_MAX_CHARS,
-) -> CorpusReader:
-    """Stream the records of ``source``; see ``CorpusReader`` for the arguments."""
-    return CorpusReader(source, text_field, id_field, label_field, on_error, limit, max_chars)
+#: ``read_corpus(source, text_field=..., on_error=..., ...)``: stream the records of a corpus.
+read_corpus = CorpusReader
 
 
 def corpus_fingerprint(source: Union[str, Path]) -> str:
