@@ -5,6 +5,9 @@ vocabulary, so the returned thinc ``Model`` creates its torch module in its ``in
 the ``nV`` dim and the ``idf`` attr the component sets) and wraps it once with thinc's
 ``PyTorchWrapper_v3``. Input: a CSR matrix of counts. Output: per-document losses when
 training, ``SparseCodes`` when predicting.
+
+The builders' signatures are the config schema: their constrained types make spaCy's config
+validation name a bad field (``k = 0``) instead of failing with a traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Literal, Tuple
 
 import scipy.sparse as sp
-from pydantic_core import core_schema
 from spacy.util import registry
 from thinc.api import ArgsKwargs, ConfigValidationError, Model, PyTorchWrapper_v3, torch2xp, xp2torch
 
@@ -24,8 +26,8 @@ from ..text.featurize import SCALINGS
 
 
 class _ConfigType(type):
-    """Metaclass of the constrained config types: one shows as what it expects, so spaCy's
-    config error reads "k  at root: 0 is not an int > 0"."""
+    """Metaclass of the constrained config types: each shows as what it expects, so spaCy's
+    config error reads "sparsecode.model -> k   at root: 0 is not an int > 0"."""
 
     def __repr__(cls) -> str:
         return cls.__doc__ or cls.__name__
@@ -34,9 +36,10 @@ class _ConfigType(type):
 def _constrained(kind: type, expected: str, ok: Callable[[Any], bool]) -> type:
     """The type of config values of ``kind`` (an int is a float too; a bool is neither) for which ``ok`` holds.
 
-    thinc's config (confection) checks a registered function's arguments against its type hints,
-    and checks a type with ``__get_pydantic_core_schema__`` by calling the validator that schema
-    holds, as pydantic does. It ignores ``Annotated`` bounds, hence no pydantic ``PositiveInt``.
+    thinc's config (confection) checks a registered function's arguments against their type
+    hints. It ignores ``Annotated`` bounds, hence no pydantic ``PositiveInt``, but runs the
+    validator of a type's pydantic hooks: ``__get_pydantic_core_schema__`` (confection 1.3, as
+    pydantic 2) or ``__get_validators__`` (older confection, through ``pydantic.v1``).
     """
     kinds = (int,) if kind is int else (int, float)
 
@@ -45,10 +48,12 @@ def _constrained(kind: type, expected: str, ok: Callable[[Any], bool]) -> type:
             raise ValueError(f"expected {expected}, got {value!r}")
         return value
 
-    def schema(cls: type, source: Any, handler: Any) -> core_schema.CoreSchema:
-        return core_schema.no_info_plain_validator_function(validate)
-
-    return _ConfigType(kind.__name__, (), {"__doc__": expected, "__get_pydantic_core_schema__": classmethod(schema)})
+    hooks = {
+        "__get_pydantic_core_schema__": classmethod(
+            lambda cls, source, handler: {"type": "function-plain", "function": {"type": "no-info", "function": validate}}),
+        "__get_validators__": classmethod(lambda cls: iter((validate,))),
+    }
+    return _ConfigType(kind.__name__, (), {"__doc__": expected, **hooks})
 
 
 PositiveInt = _constrained(int, "an int > 0", lambda v: v > 0)
@@ -58,7 +63,7 @@ NonNegativeFloat = _constrained(float, "a float >= 0", lambda v: v >= 0)
 Rate = _constrained(float, "a float in [0, 1)", lambda v: 0 <= v < 1)
 Share = _constrained(float, "a float in [0, 1]", lambda v: 0 <= v <= 1)
 Probability = _constrained(float, "a float in (0, 1)", lambda v: 0 < v < 1)
-# Literal of a tuple is the Literal of its items: each choice is listed once, where it is used.
+# The Literal of a tuple is the Literal of its items: each list of choices is written once, by the code using it.
 Scaling = Literal[SCALINGS]
 Loss = Literal[LOSSES]
 EncoderInput = Literal[ENCODER_INPUTS]
