@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from ..codes import SparseCodes
-from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_field, dense_codes, init_uniform_
+from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_field, dense_codes, eval_mode, init_uniform_
 
 
 @dataclass
@@ -175,12 +175,8 @@ class TopicVAE(CodeModel):
         n_components = min(self.config.prior_components, batch.n_rows)
         if n_components == 0:
             return
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             mu = self.posterior(batch)[0].float().cpu().numpy()
-        finally:
-            self.train(was_training)
         gmm = GaussianMixture(n_components, covariance_type="diag", reg_covar=1e-3, random_state=self.config.seed).fit(mu)
         for buffer, fitted, fill in ((self.mixture_weights, gmm.weights_, 0.0), (self.mixture_means, gmm.means_, 0.0),
                                      (self.mixture_vars, gmm.covariances_, 1.0)):
@@ -254,13 +250,9 @@ class TopicVAE(CodeModel):
         ``metrics.perplexity(model.nll(batch).sum(), batch.values.sum())`` is an upper bound
         on the perplexity of the held-out counts.
         """
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             mu, logvar = self.posterior(batch)
             return self.reconstruction_nll(batch, self.mixture(mu)) + self.kl(mu, logvar)
-        finally:
-            self.train(was_training)
 
     @torch.no_grad()
     def init_from_data(self, batch: CsrBatch) -> None:
