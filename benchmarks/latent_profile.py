@@ -4,12 +4,14 @@ Held-out NPMI punishes a latent whose top words co-occur only in a few training 
 thread, one author's signature): later documents do not share them. This script trains NMF and
 ``peers_select`` candidates on the dated validation split of 20 Newsgroups (each group's latest
 training posts held out) and reports, per system over seeds: codes' mean L0, the median number
-of fitting documents a latent is active in, the median document frequency of its top-10 words,
-held-out NPMI and the share of latents below -0.3, with the worst latent's words. Writes
-``benchmarks/results/latent_profile.{json,md}``:
+of fitting documents a latent is active in, the median document frequency of its top words,
+held-out NPMI and the share of latents below ``bad_npmi``, with the worst latent's words. Writes
+``latent_profile.{json,md}`` to the results folder:
 
-    python benchmarks/latent_profile.py
-    python benchmarks/latent_profile.py --candidates "the setting" --seeds 1
+    python -m benchmarks.latent_profile
+    python -m benchmarks.latent_profile --candidates "the setting" --seeds 1
+
+Its defaults (systems, seeds, thresholds) are ``[latent_profile]`` in ``settings.toml``.
 """
 
 from __future__ import annotations
@@ -17,22 +19,23 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import numpy as np
 import scipy.sparse as sp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import peers  # noqa: E402
-import peers_select  # noqa: E402
+if __package__:
+    from . import harness, peers_select
+else:  # run as a file (python benchmarks/latent_profile.py): this folder is the import root
+    import harness
+    import peers_select
 
-DEFAULT = ("sklearn-nmf", "biased encoder, k 8, exclusivity 0.7, lr 8e-3", "the setting")
-BAD_NPMI = -0.3
-TOP_N = 10
+SETTINGS = harness.settings("latent_profile")
+BAD_NPMI = SETTINGS["bad_npmi"]
+TOP_N = SETTINGS["top_n"]
 
 
-def profile(fitted: peers.Fitted, corpus: peers.Corpus, words: List[str]) -> Dict[str, Any]:
+def profile(fitted: harness.Fitted, corpus: harness.TopicCorpus, words: List[str]) -> Dict[str, Any]:
     """Per-latent figures of one trained system, summarised."""
     from spacy_sparsecode.metrics import npmi, top_words
 
@@ -49,31 +52,32 @@ def profile(fitted: peers.Fitted, corpus: peers.Corpus, words: List[str]) -> Dic
 
 
 def markdown(meta: Dict[str, Any], summary: Dict[str, Dict[str, Any]]) -> str:
-    lines = [f"Latent profile on {meta['corpus']}, K={peers_select.K}, seeds 0-{meta['seeds'] - 1}, measured {meta['date']}. "
-             f"Candidates as in `peers_select.py` (base: {meta['base']}); medians over latents, then means over seeds.", "",
-             f"| system | L0 | docs a latent is active in | df of its top-{TOP_N} words | held-out NPMI | "
-             f"latents < {BAD_NPMI} | worst latent (seed 0) |", "|---|---:|---:|---:|---:|---:|---|"]
-    for name, entry in summary.items():
-        lines.append(f"| {name} | {entry['l0']:.1f} | {entry['median_active_docs']:.0f} | {entry['median_top_word_df']:.0f} | "
-                     f"{entry['npmi']:.3f} | {entry['bad_share']:.0%} | {entry['worst']} |")
-    return "\n".join(lines) + "\n"
+    header = ("system", "L0", "docs a latent is active in", f"df of its top-{TOP_N} words", "held-out NPMI",
+              f"latents < {BAD_NPMI}", "worst latent (seed 0)")
+    rows = [[name, f"{e['l0']:.1f}", f"{e['median_active_docs']:.0f}", f"{e['median_top_word_df']:.0f}", f"{e['npmi']:.3f}",
+             f"{e['bad_share']:.0%}", e["worst"]] for name, e in summary.items()]
+    return (f"Latent profile on {meta['corpus']}, K={peers_select.K}, seeds 0-{meta['seeds'] - 1}, measured {meta['date']}. "
+            f"Candidates as in `peers_select.py` (base: {meta['base']}); medians over latents, then means over seeds.\n\n"
+            + harness.markdown_table(header, rows, "lrrrrrl") + "\n")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per system (default 3)")
-    parser.add_argument("--candidates", default=";".join(DEFAULT), help="peers_select candidates or sklearn-nmf, ';'-separated")
-    parser.add_argument("--out", default=str(peers.RESULTS), help="results folder")
+    parser.add_argument("--seeds", type=int, default=SETTINGS["seeds"], help="seeds per system (default %(default)s)")
+    parser.add_argument("--candidates", default=";".join(SETTINGS["systems"]),
+                        help=f"peers_select candidates or {peers_select.REFERENCE}, ';'-separated")
+    harness.add_path_arguments(parser, shared=True)
     args = parser.parse_args(argv)
     names = [c.strip() for c in args.candidates.split(";") if c.strip()]
-    unknown = [n for n in names if n not in peers_select.CANDIDATES and n != "sklearn-nmf"]
+    unknown = [n for n in names if n not in peers_select.CANDIDATES and n != peers_select.REFERENCE]
     if unknown:
-        parser.error(f"unknown candidate {unknown[0]!r}; known: sklearn-nmf; {'; '.join(peers_select.CANDIDATES)}")
-    corpus = peers.load_20ng()
+        parser.error(f"unknown candidate {unknown[0]!r}; known: {peers_select.REFERENCE}; {'; '.join(peers_select.CANDIDATES)}")
+    newsgroups = args.shared_corpora / harness.corpora.NEWSGROUPS_FILE
+    corpus = harness.topics.newsgroups_counts(newsgroups)
     if corpus is None:
-        print(f"skip: {peers.NEWSGROUPS} is absent")
+        print(f"skip: {newsgroups} is absent")
         return 0
-    data = peers_select.validation_corpus(corpus, peers_select.dated_validation_rows(corpus.train.shape[0]), "dated")
+    data = peers_select.validation_corpus(corpus, peers_select.dated_validation_rows(corpus.train.shape[0], newsgroups), "dated")
     print(f"== {data.note}")
     runs: Dict[str, List[Dict[str, Any]]] = {}
     for name in names:
@@ -84,9 +88,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                   f"top-word df {row['median_top_word_df']:.0f}  NPMI {row['npmi']:+.3f}  worst {row['worst']}", flush=True)
     summary = {name: {**{key: float(np.mean([r[key] for r in rows])) for key in rows[0] if key != "worst"}, "worst": rows[0]["worst"]}
                for name, rows in runs.items()}
-    meta = dict(date=time.strftime("%Y-%m-%d"), corpus=data.note, seeds=args.seeds, base=peers.OURS_TOPK_LATE)
-    out = Path(args.out) / "latent_profile.json"
-    print(peers_select.write_results(out, dict(meta=meta, summary=summary, runs=runs), markdown(meta, summary)))
+    meta = dict(date=time.strftime("%Y-%m-%d"), corpus=data.note, seeds=args.seeds, base=peers_select.BASE["model"])
+    harness.write_results(args.out, "latent_profile", dict(meta=meta, summary=summary, runs=runs), markdown(meta, summary))
     return 0
 
 

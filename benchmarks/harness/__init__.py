@@ -6,7 +6,7 @@ from .corpora import (Documents, Newsgroups, Split, SummaryCorpus, SyntheticCorp
                       load_20ng, load_bbc, load_bbc_summaries, random_rows, write_synthetic_corpus)
 from .matrices import TopicCorpus, cached, featurize, vocab_tag
 from .paths import BENCHMARKS, REPO, add_path_arguments, cache_dir, results_dir, shared_corpora
-from .settings import package_model_config, settings
+from .settings import settings
 from .systems import Fitted, System, needs_family, needs_module, unavailable
 from .tables import markdown_table, write_results
 from .timing import Timer
@@ -15,6 +15,6 @@ __all__ = [
     "BENCHMARKS", "REPO", "Documents", "Fitted", "Newsgroups", "Split", "SummaryCorpus", "SyntheticCorpus", "System",
     "Timer", "TopicCorpus", "add_path_arguments", "bbc_split", "cache_dir", "cached", "dated_rows", "featurize", "head",
     "load_20ng", "load_bbc", "load_bbc_summaries", "markdown_table", "needs_family", "needs_module",
-    "package_model_config", "random_rows", "results_dir", "settings", "shared_corpora", "unavailable", "vocab_tag",
+    "random_rows", "results_dir", "settings", "shared_corpora", "unavailable", "vocab_tag",
     "write_results", "write_synthetic_corpus",
 ]

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from .corpora import NEWSGROUPS_FILE, bbc_split, load_20ng, load_bbc
 from .matrices import TopicCorpus, cached, featurize, vocab_tag
-from .settings import package_model_config, settings
+from .settings import settings
 from .systems import Fitted, System, needs_family, needs_module
 from .timing import Timer
 
@@ -80,7 +80,7 @@ def fit_model(family: str, config: Dict[str, Any], train: Dict[str, Any], corpus
 
     torch.set_num_threads(torch_threads())
     with Timer() as clock:
-        model = build_model(family, package_model_config(config), corpus.train.shape[1], corpus.idf)
+        model = build_model(family, config, corpus.train.shape[1], corpus.idf)
         history = Trainer(model, TrainConfig(seed=seed, **train), progress=False).fit(corpus.train)
     weights = model.topic_word_weights().float().cpu().numpy()
 

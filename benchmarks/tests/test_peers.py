@@ -1,62 +1,64 @@
-"""The peer benchmark harness skips missing peers with a reason instead of crashing."""
+"""The peer benchmark and its settings selection: skips, targets, tables and splits."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
-import sys
-from pathlib import Path
+import json
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
-PEERS = Path(__file__).resolve().parents[1] / "peers.py"
-
-
-@pytest.fixture(scope="module")
-def peers():
-    spec = importlib.util.spec_from_file_location("bench_peers", PEERS)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_peers"] = module
-    spec.loader.exec_module(module)
-    return module
+from benchmarks import harness, latent_profile, peers
+from benchmarks import peers_select as select
 
 
-def test_missing_peer_is_skipped_with_reason(peers, monkeypatch):
+def test_missing_peer_is_skipped_with_reason(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tomotopy" else real(name, *a))
-    status = peers.available_systems(["tomotopy-lda", "sklearn-nmf", "no-such-system"])
+    status = harness.unavailable(peers.SYSTEMS, ["tomotopy-lda", "sklearn-nmf", "no-such-system"])
     assert status["sklearn-nmf"] is None
     assert "not installed" in status["tomotopy-lda"] and "bench" in status["tomotopy-lda"]
     assert "unknown system" in status["no-such-system"]
 
 
-def test_broken_peer_check_is_a_skip_not_a_crash(peers, monkeypatch):
+def test_broken_peer_check_is_a_skip_not_a_crash(monkeypatch):
     def boom():
         raise RuntimeError("broken install")
 
-    monkeypatch.setitem(peers.SYSTEMS, "sklearn-nmf", ("nmf", boom, peers.fit_nmf))
-    assert "broken install" in peers.available_systems(["sklearn-nmf"])["sklearn-nmf"]
+    monkeypatch.setitem(peers.SYSTEMS, "sklearn-nmf", dataclasses.replace(peers.SYSTEMS["sklearn-nmf"], check=boom))
+    assert "broken install" in harness.unavailable(peers.SYSTEMS, ["sklearn-nmf"])["sklearn-nmf"]
 
 
-def test_missing_20ng_file_is_skipped(peers, tmp_path):
-    assert peers.load_20ng(tmp_path / "absent.jsonl") is None
+def test_missing_20ng_file_is_skipped(tmp_path):
+    assert harness.topics.newsgroups_counts(tmp_path / "absent.jsonl") is None
+    assert harness.topics.topic_corpus("20ng", tmp_path) is None
 
 
-def test_truncate_top_abs_keeps_k_per_row(peers):
+def test_every_system_has_its_settings_and_ours_come_first():
+    kinds = [system.kind for system in peers.SYSTEMS.values()]
+    assert kinds == sorted(kinds)  # "ours" before "peer": LSA is probed at our codes' non-zeros
+    assert peers.SYSTEMS["ours-topk-late"].settings["model"]["encoder_input"] == "nonneg"
+    assert peers.SYSTEMS["tomotopy-lda"].settings == {"iterations": 500, "workers": 2}
+    assert set(peers.SETTINGS["quick_systems"]) <= set(peers.SYSTEMS)
+
+
+def test_truncate_top_abs_keeps_k_per_row():
     rep = np.array([[0.1, -3.0, 2.0, 0.5], [1.0, 0.0, -0.2, 0.3]])
     out = peers.truncate_top_abs(rep, 2).toarray()
     assert (out != 0).sum(axis=1).tolist() == [2, 2]
     assert out[0, 1] == -3.0 and out[1, 0] == 1.0
 
 
-def test_truncate_top_abs_takes_a_count_per_row(peers):
+def test_truncate_top_abs_takes_a_count_per_row():
     rep = np.array([[0.1, -3.0, 2.0, 0.5], [1.0, 0.0, -0.2, 0.3], [4.0, 1.0, 1.0, 1.0]])
     out = peers.truncate_top_abs(rep, np.array([1, 4, 0])).toarray()
     assert (out != 0).sum(axis=1).tolist() == [1, 3, 0]  # row 1 keeps all 4 values, one of them 0.0
     assert out[0].tolist() == [0, -3.0, 0, 0] and out[1].tolist() == [1.0, 0, -0.2, 0.3]
 
 
-def test_probe_target_compares_each_of_ours_to_lsa_at_its_own_non_zeros(peers):
+def test_probe_target_compares_each_of_ours_to_lsa_at_its_own_non_zeros():
     summary = [dict(corpus="bbc", system="ours-topk", K=50, probe=0.95, l0=12.0),
                dict(corpus="bbc", system="ours-topk-plain", K=50, probe=0.96, l0=6.0),
                dict(corpus="bbc", system="lsa", K=50, probe=0.97, **{"probe_at_l0:ours-topk": 0.965, "probe_at_l0:ours-topk-plain": 0.95})]
@@ -68,9 +70,7 @@ def test_probe_target_compares_each_of_ours_to_lsa_at_its_own_non_zeros(peers):
     assert check["met"] is False
 
 
-def test_tables_are_rewritten_from_the_saved_json(peers, tmp_path):
-    import json
-
+def test_tables_are_rewritten_from_the_saved_json(tmp_path):
     summary = [dict(corpus="bbc", system=name, K=50, n_seeds=1, train_s=t, npmi_heldout=n, td=td)
                for name, t, n, td in (("ours-topk", 1.0, 0.22, 0.91), ("ours-topk-plain", 0.9, 0.30, 0.6),
                                       ("sklearn-nmf", 2.0, 0.25, 0.7), ("gensim-lda", 15.0, 0.02, 0.5))]
@@ -82,7 +82,7 @@ def test_tables_are_rewritten_from_the_saved_json(peers, tmp_path):
     assert "| bbc | ours-topk | 50 |" in table and (tmp_path / "peers.md").exists()
 
 
-def test_speed_is_checked_on_the_system_that_reaches_the_quality(peers):
+def test_speed_is_checked_on_the_system_that_reaches_the_quality():
     summary = [dict(corpus="20ng", system=name, K=50, train_s=t, npmi_heldout=n, td=td)
                for name, t, n, td in (("ours-topk", 2.0, 0.18, 0.97), ("ours-topk-late", 5.0, 0.26, 0.93),
                                       ("sklearn-nmf", 7.0, 0.25, 0.73), ("gensim-lda", 30.0, 0.07, 0.66))]
@@ -93,20 +93,10 @@ def test_speed_is_checked_on_the_system_that_reaches_the_quality(peers):
     assert checks["train time K=50: gensim-lda / ours-topk-late >= 10"]["met"] is False
 
 
-@pytest.fixture(scope="module")
-def select(peers):
-    spec = importlib.util.spec_from_file_location("bench_peers_select", PEERS.parent / "peers_select.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_settings_are_chosen_on_a_split_of_the_training_set_only(select):
-    import scipy.sparse as sp
-
+def test_settings_are_chosen_on_a_split_of_the_training_set_only():
     train = sp.csr_matrix(np.arange(100, dtype=np.float32)[:, None] + 1)  # row i holds i + 1
     test = sp.csr_matrix(np.full((7, 1), -1.0, dtype=np.float32))
-    corpus = select.peers.Corpus("toy", train, test, np.zeros(100), np.zeros(7), ["w"], np.ones(1))
+    corpus = harness.TopicCorpus("toy", train, test, np.zeros(100), np.zeros(7), ["w"], np.ones(1))
     split = select.validation_corpus(corpus)
     fit_rows, val_rows = split.train.toarray().ravel(), split.test.toarray().ravel()
     assert (len(fit_rows), len(val_rows)) == (80, 20)
@@ -114,17 +104,15 @@ def test_settings_are_chosen_on_a_split_of_the_training_set_only(select):
     assert split.y_train is None and split.y_test is None  # no labels: the test set is never touched
 
 
-def test_unknown_selection_candidate_is_named_before_any_corpus_loads(select, monkeypatch, capsys):
-    monkeypatch.setattr(select.peers, "load_20ng", lambda: pytest.fail("the corpus was loaded"))
+def test_unknown_selection_candidate_is_named_before_any_corpus_loads(monkeypatch, capsys):
+    monkeypatch.setattr(harness.topics, "topic_corpus", lambda *a: pytest.fail("the corpus was loaded"))
     with pytest.raises(SystemExit) as stop:
         select.main(["--candidates", "lr 1.2e-2;batch 999"])
     assert stop.value.code == 2
     assert "unknown candidate 'batch 999'" in capsys.readouterr().err
 
 
-def test_earlier_selection_runs_are_kept_only_for_the_same_split_seeds_and_base(select, tmp_path):
-    import json
-
+def test_earlier_selection_runs_are_kept_only_for_the_same_split_seeds_and_base(tmp_path):
     meta = dict(corpus="c", seeds=2, split_seed=1, K=50, base=dict(model={"k": 8}, train={"lr": 0.1}))
     runs = {"sklearn-nmf": [{"npmi": 0.1}], "k 5": [{"npmi": 0.2}], "a candidate since removed": [{"npmi": 0.3}]}
     path = tmp_path / "peers_select_c.json"
@@ -136,9 +124,7 @@ def test_earlier_selection_runs_are_kept_only_for_the_same_split_seeds_and_base(
     assert select.earlier_runs(tmp_path / "absent.json", meta) == {}
 
 
-def test_dated_validation_holds_out_each_groups_latest_training_posts(select, tmp_path):
-    import json
-
+def test_dated_validation_holds_out_each_groups_latest_training_posts(tmp_path):
     posts = [("train/a/105", "late a"), ("train/b/7", "early b"), ("test/a/200", "a test post"), ("train/a/101", "early a"),
              ("train/b/9", "late b"), ("train/a/102", " "), ("train/a/103", "a"), ("train/a/104", "a"), ("train/b/8", "b"),
              ("train/b/6", "b"), ("train/b/5", "b")]
@@ -150,19 +136,14 @@ def test_dated_validation_holds_out_each_groups_latest_training_posts(select, tm
         select.dated_validation_rows(10, path)
 
 
-def test_latent_profile_counts_each_latents_documents_and_word_rarity(select, monkeypatch):
-    import scipy.sparse as sp
-
-    spec = importlib.util.spec_from_file_location("bench_latent_profile", PEERS.parent / "latent_profile.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    monkeypatch.setattr(module, "TOP_N", 2)
+def test_latent_profile_counts_each_latents_documents_and_word_rarity(monkeypatch):
+    monkeypatch.setattr(latent_profile, "TOP_N", 2)
     train = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0]], dtype=np.float32))
     test = sp.csr_matrix(np.array([[1, 1, 0, 0], [0, 0, 1, 0]], dtype=np.float32))  # "d" never comes back
-    corpus = select.peers.Corpus("toy", train, test, None, None, list("abcd"), np.ones(4))
+    corpus = harness.TopicCorpus("toy", train, test, None, None, list("abcd"), np.ones(4))
     codes = np.array([[1, 0], [2, 0], [0, 1], [1, 0]], dtype=np.float32)  # latent 0 in 3 documents, latent 1 in 1
-    fitted = select.peers.Fitted(np.array([[1, 0.9, 0, 0], [0, 0, 1, 0.9]]), 0.0, lambda x: x, codes)
-    row = module.profile(fitted, corpus, corpus.words)
+    fitted = harness.Fitted(np.array([[1, 0.9, 0, 0], [0, 0, 1, 0.9]]), 0.0, lambda x: x, codes)
+    row = latent_profile.profile(fitted, corpus, corpus.words)
     assert row["l0"] == 1.0 and row["median_active_docs"] == 2.0
     assert row["median_top_word_df"] == 1.75  # medians of (3, 2) and (1, 1)
     assert row["npmi"] == pytest.approx(0.0) and row["bad_share"] == 0.5  # "a b" at NPMI 1, "c d" at -1
