@@ -258,6 +258,9 @@ class Trainer:
         if path is None:
             return False
         meta = read_json(path / "state.json")
+        if meta.get("format_version") != FORMAT_VERSION:  # checkpoints are short-lived: no upgrade path
+            raise ValueError(Errors.E032.format(path=path, reason=f"format version {meta.get('format_version')}, "
+                                                                  f"this spacy-sparsecode writes {FORMAT_VERSION}"))
         if meta.get("signature") != self._signature():
             raise ValueError(Errors.E032.format(path=path, reason="the model or training settings differ"))
         self.model.load_state_dict(load_tensors(path / "model.safetensors"))

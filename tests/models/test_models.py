@@ -540,3 +540,16 @@ def test_trainer_zeroes_adam_moments_before_they_turn_subnormal(data):
     trainer._zero_tiny_moments()
     assert state["exp_avg"].view(-1)[:3].tolist() == [0.0, 0.0, pytest.approx(1e-3)]
     assert state["exp_avg_sq"].view(-1)[0] == 0
+
+
+def test_checkpoint_of_another_format_is_refused(data, tmp_path):
+    import json
+
+    config = TrainConfig(lr=0.02, batch_size=16, epochs=1, seed=0)
+    Trainer(small_model("gaussian"), config, progress=False).fit(data[0], checkpoint_dir=tmp_path / "ckpt")
+    state = next((tmp_path / "ckpt").glob("step-*")) / "state.json"
+    meta = json.loads(state.read_text())
+    state.write_text(json.dumps({**meta, "format_version": 3}))
+    resumed = Trainer(small_model("gaussian"), TrainConfig(lr=0.02, batch_size=16, epochs=2, seed=0), progress=False)
+    with pytest.raises(ValueError, match="E032.*format version 3"):
+        resumed.fit(data[0], checkpoint_dir=tmp_path / "ckpt", resume=True)
