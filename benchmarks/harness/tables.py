@@ -15,7 +15,7 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: 
     """A markdown table; ``align`` has one letter a column, ``l`` or ``r`` (default: all ``l``)."""
     align = align or "l" * len(header)
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    lines += ["|" + "|".join(f" {cell} " if str(cell) else " " for cell in row) + "|" for row in rows]
     return "\n".join(lines)
 
 
