@@ -27,9 +27,13 @@ below is measured on the held-out 20% (n_test documents).
   of the mean top-5 distance. Also plain multinomial bags and the expected bags (the
   distributions themselves) of both.
 
-Run: ``python benchmarks/generate.py [--family gaussian|logistic_normal]`` (env BENCH_EPOCHS=n,
-default 40) -> ``benchmarks/results/generate[-FAMILY].{json,md}`` (the default family writes
-``generate.*``), with three printed examples for the README.
+Settings: ``[generate]`` in ``settings.toml``.
+
+    python -m benchmarks.generate [--family gaussian|logistic_normal] [--epochs N] [--out DIR]
+
+writes ``generate[-FAMILY].{json,md}`` to the results folder (the default family writes
+``generate.*``), with three printed examples for the README. ``--epochs`` defaults to env
+``BENCH_EPOCHS``, else the settings.
 """
 
 from __future__ import annotations
@@ -37,9 +41,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 import warnings
-from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -48,24 +50,24 @@ import spacy
 import torch
 
 from spacy_sparsecode.codes import SparseCode, SparseCodes
-from spacy_sparsecode.text.corpora import iter_bbc
-from spacy_sparsecode.text.featurize import apply_weighting
-from spacy_sparsecode.io import write_bytes_atomic, write_json_atomic
 from spacy_sparsecode.metrics import npmi, top_words
+from spacy_sparsecode.models.trainer import TrainConfig
 from spacy_sparsecode.tasks import generate as gen
 from spacy_sparsecode.tasks.summarize import sentence_spans
-from spacy_sparsecode.models.trainer import TrainConfig
+from spacy_sparsecode.text.featurize import scale_counts
 
-RESULTS = Path(__file__).parent / "results"
-SEED = 0
-EPOCHS = int(os.environ.get("BENCH_EPOCHS", 40))
-# The topic settings of benchmarks/model_zoo.py for the VAEs (counts in, k=8).
+if __package__:
+    from . import harness
+else:  # run as a file (python benchmarks/generate.py): this folder is the import root
+    import harness
+
+SETTINGS = harness.settings("generate")
+SEED = SETTINGS["seed"]
+#: The VAEs that generate: family -> (title, architecture).
 FAMILIES = {"gaussian": ("Gaussian beta-VAE", "spacy-sparsecode.GaussianVAE.v1"),
             "logistic_normal": ("logistic-normal VAE", "spacy-sparsecode.LogisticNormalVAE.v1")}
-DEFAULT_FAMILY = "gaussian"
-MODEL = dict(n_latents=50, k=8, scaling="count", code_threshold=0.02, hidden=200, dropout=0.2, seed=SEED)
-TOP_P = 0.9  # nucleus of the word distributions bags are drawn from
-TRAIN = dict(lr=1e-2, batch_size=64, epochs=EPOCHS, seed=SEED)
+MODEL = {**SETTINGS["model"], "seed": SEED}
+TOP_P = SETTINGS["top_p"]
 
 
 def l0_stats(l0: np.ndarray) -> Dict[str, float]:
@@ -85,7 +87,7 @@ def bag_npmi(scores: np.ndarray, reference: sp.csr_matrix, top_n: int = 10) -> f
 
 def distances(bags: sp.csr_matrix, heldout_tfidf: sp.csr_matrix, idf: np.ndarray) -> Dict[str, float]:
     """Mean over bags of the min and the mean top-5 cosine distance to the held-out tf-idf bags."""
-    sims = (apply_weighting(sp.csr_matrix(bags, dtype=np.float32), "tfidf", idf) @ heldout_tfidf.T).toarray()
+    sims = (scale_counts(sp.csr_matrix(bags, dtype=np.float32), "tfidf", idf) @ heldout_tfidf.T).toarray()
     sims = -np.sort(-sims, axis=1)
     return {"min": round(float((1 - sims[:, 0]).mean()), 4), "top5": round(float((1 - sims[:, :5]).mean()), 4)}
 
@@ -123,30 +125,31 @@ def multinomial_bags(probs: np.ndarray, lengths: np.ndarray, rng: np.random.Gene
 
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--family", choices=sorted(FAMILIES), default=DEFAULT_FAMILY, help="which VAE generates")
-    family = parser.parse_args(argv).family
+    parser.add_argument("--family", choices=sorted(FAMILIES), default=SETTINGS["family"], help="which VAE generates")
+    parser.add_argument("--epochs", type=int, default=int(os.environ.get("BENCH_EPOCHS", SETTINGS["epochs"])),
+                        help="training epochs (default %(default)s)")
+    harness.add_path_arguments(parser)
+    args = parser.parse_args(argv)
+    family, train_settings = args.family, {**SETTINGS["train"], "epochs": args.epochs, "seed": SEED}
     title, architecture = FAMILIES[family]
-    torch.set_num_threads(2)
-    t0 = time.perf_counter()
-    records = list(iter_bbc())
-    rng = np.random.default_rng(SEED)
-    order = rng.permutation(len(records))
-    n_train = int(round(0.8 * len(records)))
-    train_ids, test_ids = np.sort(order[:n_train]), np.sort(order[n_train:])
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    docs = list(nlp.pipe([r.text for r in records], batch_size=128))
-    train_docs, test_docs = [docs[i] for i in train_ids], [docs[i] for i in test_ids]
-    tokenize_s = time.perf_counter() - t0
+    torch.set_num_threads(SETTINGS["threads"])
+    total = harness.Timer()
+    with harness.Timer() as tokenizing:
+        corpus = harness.load_bbc()
+        rng = np.random.default_rng(SEED)
+        split = harness.bbc_split(corpus, rng, stratified=False).sorted()  # draws from rng, which draws on below
+        nlp = spacy.blank("en")
+        nlp.add_pipe("sentencizer")
+        docs = list(nlp.pipe(corpus.texts, batch_size=128))
+        train_docs, test_docs = [docs[i] for i in split.train], [docs[i] for i in split.test]
 
-    t1 = time.perf_counter()
-    component = nlp.add_pipe("sparsecode", config={"model": {"@architectures": architecture, **MODEL}})
-    component.fit(train_docs, TrainConfig(**TRAIN), progress=False)
-    train_s = time.perf_counter() - t1
+    with harness.Timer() as training:
+        component = nlp.add_pipe("sparsecode", config={"model": {"@architectures": architecture, **MODEL}})
+        component.fit(train_docs, TrainConfig(**train_settings), progress=False)
     model = component.torch_model
     strings, idf = component.bow_vocab.strings, component.bow_vocab.idf()
 
-    t2 = time.perf_counter()
+    evaluating = harness.Timer()
     X_train, X_test = component.featurize(train_docs), component.featurize(test_docs)
     X_test = X_test[np.diff(X_test.indptr) > 0]
     n_test = X_test.shape[0]
@@ -172,7 +175,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                  "random bags (by corpus frequency)": bag_npmi(rand_scores, X_test)}
 
     # Distance to held-out real bags.
-    heldout_tfidf = apply_weighting(X_test, "tfidf", idf)
+    heldout_tfidf = scale_counts(X_test, "tfidf", idf)
     lengths = rng.choice(np.asarray(X_test.sum(axis=1)).ravel().astype(int), n_test)
     probs = gen.generative_distribution(model, generated)  # the model's own p(w | code)
     train_sample = X_train[rng.choice(X_train.shape[0], n_test, replace=False)]
@@ -196,10 +199,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                   "the held-out documents' own codes (reference)": best_perplexity(word_probs(real), X_test, unigram)}
     tv["generated (L0-matched) vs training codes"] = tv_distance(generated.l0, train_l0, k)
     tv["real training codes vs held-out codes (reference)"] = tv_distance(train_l0, real.l0, k)
-    eval_s = time.perf_counter() - t2
+    eval_s = evaluating.seconds
 
     # Examples: sentence index over the training corpus's sentences.
-    t3 = time.perf_counter()
+    indexing = harness.Timer()
     sents = [s for d in train_docs for s in sentence_spans(d, warn=False) if 40 <= len(s.text) <= 300 and "\n" not in s.text.strip()]
     index = gen.SentenceIndex.build(component.featurize(s.as_doc() for s in sents), [" ".join(s.text.split()) for s in sents], idf)
     samples = gen.describe(model, gen.sample(model, 3, train_l0, SEED + 1), strings, index, n_keywords=8, n_sentences=2)
@@ -208,7 +211,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     near_rows = gen.describe(model, _with_own_code(real[source], near_codes), strings, index, n_keywords=8, n_sentences=1)
     path = gen.interpolate(X_test[0], X_test[n_test - 1], 4, model=model)
     path_rows = gen.describe(model, path, strings, None, n_keywords=8)
-    index_s = time.perf_counter() - t3
+    index_s = indexing.seconds
 
     gen_ppl = perplexity["generated codes (prior samples)"]["median"]
     # The issue's check is "closer to held-out bags than random bags": bags of words drawn at
@@ -235,55 +238,60 @@ def main(argv: Optional[List[str]] = None) -> None:
     }
     result = {
         "corpus": "bbc", "n_train": len(train_docs), "n_test": n_test, "split": f"seeded permutation (seed {SEED}), 80/20",
-        "model": {"family": family, **MODEL, "n_vocab": len(strings)}, "train": TRAIN,
-        "seconds": {"tokenize": round(tokenize_s, 1), "train": round(train_s, 1), "evaluate": round(eval_s, 1),
-                    "index_and_examples": round(index_s, 1), "total": round(time.perf_counter() - t0, 1)},
+        "model": {"family": family, **MODEL, "n_vocab": len(strings)}, "train": train_settings,
+        "seconds": {"tokenize": round(tokenizing.seconds, 1), "train": round(training.seconds, 1), "evaluate": round(eval_s, 1),
+                    "index_and_examples": round(index_s, 1), "total": round(total.seconds, 1)},
         "l0": l0, "l0_tv_distance_to_real": tv, "npmi_top10": coherence, "cosine_distance_to_heldout": dist, "best_candidate_perplexity": perplexity,
         "targets": targets, "references": references, "examples": {"samples": samples, "near": near_rows, "interpolate": path_rows},
         "python": sys.version.split()[0], "torch": torch.__version__,
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = "generate" if family == DEFAULT_FAMILY else f"generate-{family}"
-    write_json_atomic(RESULTS / f"{stem}.json", result)
+    stem = "generate" if family == SETTINGS["family"] else f"generate-{family}"
+    prior = "ex-post mixture prior" if getattr(model, "has_fitted_prior", False) else "training prior"
+    harness.write_results(args.out, stem, result, markdown(result, title, prior, float(train_l0.mean())))
 
-    m = result["model"]
+
+def markdown(result: Dict, title: str, prior: str, train_l0_mean: float) -> str:
+    """The report: L0, coherence, perplexity and distance tables, targets, then the examples."""
+    m, train, n_test, tv = result["model"], result["train"], result["n_test"], result["l0_tv_distance_to_real"]
+    examples = result["examples"]
     lines = [f"# Generation (BBC, {title})", "",
-             f"Trained on {len(train_docs)} articles (seeded 80%), measured on {n_test} held-out articles. Model: "
-             f"K={m['n_latents']}, k={m['k']}, code_threshold={m['code_threshold']}, V={m['n_vocab']}; {EPOCHS} epochs, "
-             f"batch {TRAIN['batch_size']}, lr {TRAIN['lr']} ({train_s:.0f} s training, "
-             f"{result['seconds']['total']:.0f} s in all, 2 CPU threads). "
-             f"Generated = {n_test} draws from the {'ex-post mixture prior' if getattr(model, 'has_fitted_prior', False) else 'training prior'}, "
-             f"each keeping as many latents as an L0 drawn from the training codes.", "",
-             "## L0 of codes", "", "| codes | mean | q25 | median | q75 | TV distance to real |", "|---|---:|---:|---:|---:|---:|"]
-    for name, s in l0.items():
-        lines.append(f"| {name} | {s['mean']} | {s['q25']:g} | {s['median']:g} | {s['q75']:g} | {tv.get(name, '')} |")
-    lines += ["", f"TV distance of the L0-matched codes to the training codes' L0s (the ones drawn from): "
-              f"{tv['generated (L0-matched) vs training codes']}; mean L0 of the training codes {float(train_l0.mean()):.3f} "
-              f"vs the held-out codes {l0['real held-out']['mean']}; TV distance of the real training codes' L0s to the "
-              f"held-out codes' L0s: {tv['real training codes vs held-out codes (reference)']} (the encoder's own "
-              "train/held-out gap, which bounds how close codes drawn from training L0s can get)."]
-    lines += ["", "## Coherence: mean NPMI of top-10 words (held-out co-occurrence)", "", "| bags | NPMI |", "|---|---:|"]
-    lines += [f"| {name} | {v:.4f} |" for name, v in coherence.items()]
-    lines += ["", "## Perplexity-style check: held-out bags under the best of n candidate word distributions (lower = closer)", "",
-              f"Each held-out article takes the candidate (of {n_test}) under which its words are most likely; per-word perplexity.", "",
-              "| candidates | median | geometric mean |", "|---|---:|---:|"]
-    lines += [f"| {name} | {v['median']:,.1f} | {v['geometric_mean']:,.1f} |" for name, v in perplexity.items()]
-    lines += ["", "## Cosine distance to held-out real tf-idf bags (lower = closer)", "",
-              "| bags | mean min distance | mean top-5 distance |", "|---|---:|---:|"]
-    lines += [f"| {name} | {v['min']:.4f} | {v['top5']:.4f} |" for name, v in dist.items()]
-    lines += ["", "Targets: " + "; ".join(f"{k}: {'met' if v else 'missed'}" for k, v in targets.items()) + ".", "",
-              "References (median perplexity ratios): " + "; ".join(f"{k} = {v}" for k, v in references.items()) + ".", "",
-              "## Examples", "", "Three codes sampled from the ex-post prior (keywords, then the two closest real training sentences):", ""]
-    for i, row in enumerate(samples, 1):
+             f"Trained on {result['n_train']} articles (seeded 80%), measured on {n_test} held-out articles. Model: "
+             f"K={m['n_latents']}, k={m['k']}, code_threshold={m['code_threshold']}, V={m['n_vocab']}; {train['epochs']} epochs, "
+             f"batch {train['batch_size']}, lr {train['lr']} ({result['seconds']['train']:.0f} s training, "
+             f"{result['seconds']['total']:.0f} s in all, {SETTINGS['threads']} CPU threads). "
+             f"Generated = {n_test} draws from the {prior}, each keeping as many latents as an L0 drawn from the training codes.", "",
+             "## L0 of codes", "",
+             harness.markdown_table(("codes", "mean", "q25", "median", "q75", "TV distance to real"),
+                                    [[name, s["mean"], f"{s['q25']:g}", f"{s['median']:g}", f"{s['q75']:g}", tv.get(name, "")]
+                                     for name, s in result["l0"].items()], "lrrrrr"),
+             "", f"TV distance of the L0-matched codes to the training codes' L0s (the ones drawn from): "
+             f"{tv['generated (L0-matched) vs training codes']}; mean L0 of the training codes {train_l0_mean:.3f} "
+             f"vs the held-out codes {result['l0']['real held-out']['mean']}; TV distance of the real training codes' L0s to the "
+             f"held-out codes' L0s: {tv['real training codes vs held-out codes (reference)']} (the encoder's own "
+             "train/held-out gap, which bounds how close codes drawn from training L0s can get).",
+             "", "## Coherence: mean NPMI of top-10 words (held-out co-occurrence)", "",
+             harness.markdown_table(("bags", "NPMI"), [[name, f"{v:.4f}"] for name, v in result["npmi_top10"].items()], "lr"),
+             "", "## Perplexity-style check: held-out bags under the best of n candidate word distributions (lower = closer)", "",
+             f"Each held-out article takes the candidate (of {n_test}) under which its words are most likely; per-word perplexity.", "",
+             harness.markdown_table(("candidates", "median", "geometric mean"),
+                                    [[name, f"{v['median']:,.1f}", f"{v['geometric_mean']:,.1f}"]
+                                     for name, v in result["best_candidate_perplexity"].items()], "lrr"),
+             "", "## Cosine distance to held-out real tf-idf bags (lower = closer)", "",
+             harness.markdown_table(("bags", "mean min distance", "mean top-5 distance"),
+                                    [[name, f"{v['min']:.4f}", f"{v['top5']:.4f}"]
+                                     for name, v in result["cosine_distance_to_heldout"].items()], "lrr"),
+             "", "Targets: " + "; ".join(f"{k}: {'met' if v else 'missed'}" for k, v in result["targets"].items()) + ".", "",
+             "References (median perplexity ratios): " + "; ".join(f"{k} = {v}" for k, v in result["references"].items()) + ".", "",
+             "## Examples", "", "Three codes sampled from the ex-post prior (keywords, then the two closest real training sentences):", ""]
+    for i, row in enumerate(examples["samples"], 1):
         lines.append(f"{i}. **{' · '.join(row['keywords'])}**")
         lines += [f"   > {s}" for s in row["sentences"]]
-    lines += ["", f"Near a held-out document (temperature 1.0): its own code, then two draws around its posterior:", ""]
-    for label, row in zip(["document", "near 1", "near 2"], near_rows):
+    lines += ["", "Near a held-out document (temperature 1.0): its own code, then two draws around its posterior:", ""]
+    for label, row in zip(["document", "near 1", "near 2"], examples["near"]):
         lines.append(f"- {label}: **{' · '.join(row['keywords'])}** — {(row['sentences'] or [''])[0]}")
     lines += ["", "Interpolating between two held-out documents through the posterior (4 steps):", ""]
-    lines += [f"- t={i / 3:.2f}: {' · '.join(row['keywords'])}" for i, row in enumerate(path_rows)]
-    write_bytes_atomic(RESULTS / f"{stem}.md", ("\n".join(lines) + "\n").encode("utf8"))
-    print("\n".join(lines))
+    lines += [f"- t={i / 3:.2f}: {' · '.join(row['keywords'])}" for i, row in enumerate(examples["interpolate"])]
+    return "\n".join(lines) + "\n"
 
 
 def _with_own_code(code: SparseCode, codes: SparseCodes) -> SparseCodes:
