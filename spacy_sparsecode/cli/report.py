@@ -1,36 +1,36 @@
-"""``sparsecode report MODEL OUT_DIR``: the visual report (PNG plots + one HTML page)."""
+"""``sparsecode report MODEL OUTPUT_DIR``: the visual report (PNG plots + one HTML page)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+from ..jobs.corpus_cache import CorpusOptions
+from ..jobs.report import build_report
+from .options import CorpusOpt, ModelArg, Overwrite, console, handle_errors, reads_corpus
 
 
+@handle_errors()
+@reads_corpus
 def report(
-    model: Path = typer.Argument(..., help="Pipeline folder with a 'sparsecode' component."),
-    out_dir: Path = typer.Argument(..., help="Folder for the PNG plots and report.html."),
-    corpus: str = typer.Option("bbc", help="Documents for the map and L0 histogram: 'bbc' or a corpus path."),
-    max_docs: int = typer.Option(1500, min=1, help="Documents sampled from the corpus."),
-    peers: Optional[Path] = typer.Option(None, help="peers.json of the benchmark (default: benchmarks/results/peers.json)."),
+    model: ModelArg,
+    output_dir: Annotated[Path, typer.Argument(help="Folder for the PNG plots and report.html.", show_default=False)],
+    corpus: CorpusOpt = "bbc",
+    max_docs: Annotated[int, typer.Option(min=1, help="Documents sampled from the corpus for the map and the L0 "
+                                                      "histogram.")] = 1500,
+    peers: Annotated[Optional[Path], typer.Option(help="peers.json of the peer benchmark (benchmarks/results/"
+                                                       "peers.json) for the peers plot.")] = None,
+    overwrite: Overwrite = False,
+    *,
+    reading: CorpusOptions,
 ) -> None:
-    """Write training curves, top words per latent, a document map, the L0 histogram and the
-    peer benchmark plot as PNGs, plus one self-contained HTML page embedding them."""
-    from ..jobs.report import build_report
+    """Write the visual report: PNG plots and one self-contained HTML page embedding them.
 
-    try:
-        page = build_report(model, out_dir, corpus=corpus, max_docs=max_docs, peers_json=peers)
-    except (ImportError, ValueError, OSError) as error:
-        err_console.print(f"[red]{error}[/red]")
-        raise typer.Exit(code=1)
-    console.print(f"Wrote {page} and {len(list(Path(out_dir).glob('*.png')))} PNG plots to {out_dir}/")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``report`` command to the ``sparsecode`` app."""
-    app.command("report")(report)
+    The plots: training curves, top words per latent, a document map, the L0 histogram and,
+    with --peers, the peer benchmark.
+    """
+    page = build_report(model, output_dir, corpus=corpus, reading=reading, max_docs=max_docs, peers_json=peers,
+                        overwrite=overwrite)
+    console.print(f"Wrote {page} and {len(list(output_dir.glob('*.png')))} PNG plots to {output_dir}/", soft_wrap=True)

@@ -1,123 +1,141 @@
-"""CLI commands for the tasks: ``compress``, ``decompress``, ``summarize``, ``generate``.
+"""The task commands: ``topics``, ``compress``, ``decompress``, ``summarize``, ``generate``.
 
-Each reads a trained pipeline folder (``spacy.load``), streams a corpus with
-``read_corpus``, shows rich progress and writes its output atomically.
-``register(app)`` adds them to the ``sparsecode`` typer app.
+Each loads a trained pipeline folder, reads a corpus as the corpus options say, calls the
+``tasks`` functions, shows rich progress and writes its output atomically (never over an
+existing one without --overwrite).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import warnings
 from pathlib import Path
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Annotated, Any, List, Literal, Optional, Tuple
 
+import scipy.sparse as sp
 import typer
-from rich.console import Console
+from rich.table import Table
 
-console = Console()
+from ..codes import SparseCodes
+from ..io import write_bytes_atomic
+from ..jobs.corpus_cache import CorpusOptions
+from ..jobs.encode import check_output_file
+from ..jobs.pipelines import load_pipeline
+from ..tasks import generate as gen
+from ..tasks.compress import compress as compress_codes
+from ..tasks.compress import decompress as decompress_codes
+from ..tasks.summarize import budget, sentence_spans
+from ..tasks.summarize import summarize as summarize_doc
+from ..tasks.topics import decoded_keywords, topic_words
+from .options import CorpusArg, ModelArg, Overwrite, console, handle_errors, reads_corpus, with_progress
+
+Output = Annotated[Path, typer.Argument(help="Output file (jsonl).", show_default=False)]
 
 
-def _load(model: Path) -> Tuple[Any, Any]:
-    from ..jobs.pipelines import load_pipeline
-
-    return load_pipeline(model)
-
-
-def _records(corpus: str, text_field: str, limit: Optional[int]) -> List[Any]:
-    from ..text.corpora import read_corpus
-
-    return list(read_corpus(corpus, text_field=text_field, limit=limit))
-
-
-def _pipe_with_progress(nlp: Any, texts: List[str], what: str, batch_size: int = 64) -> Iterator[Any]:
-    from ..progress import progress_bar
-
-    with progress_bar() as bar:
-        task = bar.add_task(what, total=len(texts), info="")
-        for doc in nlp.pipe(texts, batch_size=batch_size):
-            bar.advance(task)
-            yield doc
+def _corpus_docs(nlp: Any, component: Any, corpus: str, reading: CorpusOptions) -> Tuple[List[Any], List[Any]]:
+    """The corpus' records and their Docs (the ``sparsecode`` component leaves them to the tasks)."""
+    records = list(reading.read(corpus))
+    docs = reading.tokenise(nlp, (r.text for r in records), component.name)
+    return records, list(with_progress(docs, len(records), "Tokenising"))
 
 
 def _write_jsonl(path: Path, rows: List[dict]) -> None:
-    from ..io import write_bytes_atomic
-
     write_bytes_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf8"))
 
 
+@handle_errors()
+def topics(
+    model: ModelArg,
+    top_n: Annotated[int, typer.Option(min=1, help="Words per latent.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the top words of every latent."""
+    _, component = load_pipeline(model)
+    words = topic_words(component, top_n)
+    if as_json:
+        print(json.dumps({"model": str(model), "top_n": top_n, "topics": {str(i): w for i, w in enumerate(words)}}, ensure_ascii=False))
+        return
+    table = Table(title=f"Top {top_n} words per latent ({model})")
+    table.add_column("latent", justify="right")
+    table.add_column("top words")
+    for i, row in enumerate(words):
+        table.add_row(str(i), " ".join(row))
+    console.print(table)
+
+
+@handle_errors()
+@reads_corpus
 def compress(
-    model: Path = typer.Argument(..., help="Trained pipeline folder."),
-    corpus: str = typer.Argument(..., help="'bbc' or a corpus file/folder."),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write the packed codes."),
-    values: str = typer.Option("fp16", help="Value quantisation: fp16 or int8."),
-    text_field: str = typer.Option("text", help="Field holding the text."),
-    limit: Optional[int] = typer.Option(None, help="Read at most this many documents."),
+    model: ModelArg,
+    corpus: CorpusArg,
+    output: Annotated[Path, typer.Argument(help="Where to write the packed codes.", show_default=False)],
+    values: Annotated[Literal["fp16", "int8"], typer.Option(help="Value quantisation.")] = "fp16",
+    overwrite: Overwrite = False,
+    *,
+    reading: CorpusOptions,
 ) -> None:
     """Encode a corpus and pack its codes into bytes (delta + varint ids, quantised values)."""
-    from ..io import write_bytes_atomic
-    from ..tasks.compress import compress as compress_codes
-
-    nlp, component = _load(model)
-    records = _records(corpus, text_field, limit)
-    texts = [r.text for r in records]
-    docs = list(_pipe_with_progress(nlp, texts, "Encoding"))
+    check_output_file(output, overwrite)
+    nlp, component = load_pipeline(model)
+    records, docs = _corpus_docs(nlp, component, corpus, reading)
     blob = compress_codes(component, docs, values)
     write_bytes_atomic(output, blob)
-    gz = sum(len(gzip.compress(t.encode("utf8"))) for t in texts)
-    n = len(texts)
+    gz = sum(len(gzip.compress(r.text.encode("utf8"))) for r in records)
+    n = len(records)
     console.print(f"Packed {n:,} documents into {len(blob):,} bytes ({len(blob) / n:.1f} bytes/doc; gzip'd text "
-                  f"{gz / n:.0f} bytes/doc, {gz / max(len(blob), 1):.0f}x larger) -> {output}")
+                  f"{gz / n:.0f} bytes/doc, {gz / max(len(blob), 1):.0f}x larger) -> {output}", soft_wrap=True)
 
 
+@handle_errors()
 def decompress(
-    model: Path = typer.Argument(..., help="The pipeline that compressed the codes."),
-    packed: Path = typer.Argument(..., help="Bytes written by `sparsecode compress`."),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write the codes (jsonl)."),
-    top_n: int = typer.Option(10, help="Decoded top words per document."),
+    model: ModelArg,
+    packed: Annotated[Path, typer.Argument(exists=True, dir_okay=False, show_default=False,
+                                           help="Bytes written by `sparsecode compress` with this pipeline.")],
+    output: Output,
+    top_n: Annotated[int, typer.Option(min=1, help="Decoded top words per document.")] = 10,
+    overwrite: Overwrite = False,
 ) -> None:
     """Unpack codes (checking the model fingerprint) and decode each document's top words."""
-    from ..tasks.compress import decompress as decompress_codes
-    from ..tasks.topics import decoded_keywords
-
-    _, component = _load(model)
+    check_output_file(output, overwrite)
+    _, component = load_pipeline(model)
     codes = decompress_codes(component, packed.read_bytes())
     words = decoded_keywords(component.torch_model, codes, component.bow_vocab.strings, top_n) if len(codes) else []
     rows = [{"latents": [[j, round(w, 5)] for j, w in code.top_latents()], "words": [w for w, _ in kw]}
             for code, kw in zip(codes, words)]
     _write_jsonl(output, rows)
-    console.print(f"Decompressed {len(codes):,} codes -> {output}")
+    console.print(f"Decompressed {len(codes):,} codes -> {output}", soft_wrap=True)
 
 
+@handle_errors()
+@reads_corpus
 def summarize(
-    model: Path = typer.Argument(..., help="Trained pipeline folder."),
-    corpus: str = typer.Argument(..., help="'bbc' or a corpus file/folder."),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write the summaries (jsonl)."),
-    sentences: Optional[int] = typer.Option(None, help="Sentences per summary (default 3)."),
-    ratio: Optional[float] = typer.Option(None, help="Share of each document's sentences instead."),
-    coverage: float = typer.Option(0.25, help="Weight of the document-code coverage gain."),
-    redundancy: float = typer.Option(0.1, help="Weight of the MMR redundancy penalty (code space)."),
-    text_field: str = typer.Option("text", help="Field holding the text."),
-    limit: Optional[int] = typer.Option(None, help="Read at most this many documents."),
+    model: ModelArg,
+    corpus: CorpusArg,
+    output: Output,
+    sentences: Annotated[Optional[int], typer.Option(help="Sentences per summary (default 3).")] = None,
+    ratio: Annotated[Optional[float], typer.Option(help="Share of each document's sentences instead.")] = None,
+    coverage: Annotated[float, typer.Option(help="Weight of the document-code coverage gain.")] = 0.25,
+    redundancy: Annotated[float, typer.Option(help="Weight of the MMR redundancy penalty (code space).")] = 0.1,
+    overwrite: Overwrite = False,
+    *,
+    reading: CorpusOptions,
 ) -> None:
     """Extractive summaries: sentences whose combined code best covers the document's code."""
-    import warnings
-
-    from ..tasks.summarize import budget, summarize as summarize_doc
-
     budget(1, sentences, ratio)  # fail on a bad budget before any work
-    nlp, component = _load(model)
+    check_output_file(output, overwrite)
+    nlp, component = load_pipeline(model)
+    records, docs = _corpus_docs(nlp, component, corpus, reading)
     if not any(name in nlp.pipe_names for name in ("parser", "senter", "sentencizer")):
         console.print("[yellow]No parser/senter/sentencizer in the pipeline: sentences come from spaCy's rule-based sentencizer.")
-    records = _records(corpus, text_field, limit)
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for record, doc in zip(records, _pipe_with_progress(nlp, [r.text for r in records], "Summarizing")):
+        for record, doc in with_progress(zip(records, docs), len(docs), "Summarizing"):
             spans = summarize_doc(component, doc, sentences=sentences, ratio=ratio, coverage=coverage, redundancy=redundancy)
-            rows.append({"id": record.id, "summary": [s.text for s in spans]})
+            rows.append({"id": record.id, "summary": [span.text for span in spans]})
     _write_jsonl(output, rows)
-    console.print(f"Summarized {len(rows):,} documents -> {output}")
+    console.print(f"Summarized {len(rows):,} documents -> {output}", soft_wrap=True)
 
 
 def _doc_ref(value: str, docs: List[Any], nlp: Any, option: str) -> Tuple[str, Any]:
@@ -132,52 +150,46 @@ def _doc_ref(value: str, docs: List[Any], nlp: Any, option: str) -> Tuple[str, A
     return "text", nlp(value)
 
 
+@handle_errors()
+@reads_corpus
 def generate(
-    model: Path = typer.Argument(..., help="Trained pipeline folder."),
-    corpus: str = typer.Argument(..., help="Corpus for the sentence index (and the real L0 distribution)."),
-    output: Path = typer.Option(..., "--output", "-o", help="Where to write the generated items (jsonl)."),
-    n: int = typer.Option(5, help="Codes to sample from the prior, or around --near (VAE models)."),
-    doc: Optional[int] = typer.Option(None, help="Steer the code of this corpus document (index) instead of sampling."),
-    on: List[int] = typer.Option([], help="Latent to switch on (repeatable; with --doc)."),
-    off: List[int] = typer.Option([], help="Latent to switch off (repeatable; with --doc)."),
-    near: Optional[str] = typer.Option(None, "--near", metavar="DOC_INDEX_OR_TEXT",
-                                       help="Sample --n codes around this document's posterior (VAE models): a corpus index or a text."),
-    temperature: float = typer.Option(1.0, help="With --near: scale of the posterior spread (0: the document's own code)."),
-    between: Optional[Tuple[str, str]] = typer.Option(
-        None, "--between", metavar="A B",
-        help="Interpolate from document A to B (corpus indices or texts): VAE through the posterior, SAE in code space."),
-    steps: int = typer.Option(5, help="With --between: codes on the path, both ends included."),
-    sentences: int = typer.Option(3, help="Retrieved sentences per generated code."),
-    text_field: str = typer.Option("text", help="Field holding the text."),
-    limit: Optional[int] = typer.Option(None, help="Read at most this many documents."),
-    seed: int = typer.Option(0, help="Random seed."),
+    model: ModelArg,
+    corpus: Annotated[str, typer.Argument(help="Corpus for the sentence index (and the real L0 distribution): any "
+                                               "format `train` reads, or 'bbc'.", show_default=False)],
+    output: Output,
+    n: Annotated[int, typer.Option(min=1, help="Codes to sample from the prior, or around --near (VAE models).")] = 5,
+    doc: Annotated[Optional[int], typer.Option(help="Steer the code of this corpus document (index) instead of "
+                                                    "sampling.")] = None,
+    on: Annotated[Optional[List[int]], typer.Option(help="Latent to switch on (repeatable; with --doc).")] = None,
+    off: Annotated[Optional[List[int]], typer.Option(help="Latent to switch off (repeatable; with --doc).")] = None,
+    near: Annotated[Optional[str], typer.Option("--near", metavar="DOC_INDEX_OR_TEXT",
+                                                help="Sample --n codes around this document's posterior (VAE "
+                                                     "models): a corpus index or a text.")] = None,
+    temperature: Annotated[float, typer.Option(min=0.0, help="With --near: scale of the posterior spread (0: the "
+                                                             "document's own code).")] = 1.0,
+    between: Annotated[Optional[Tuple[str, str]], typer.Option(
+        "--between", metavar="A B",
+        help="Interpolate from document A to B (corpus indices or texts): VAE through the posterior, SAE in code "
+             "space.")] = None,
+    steps: Annotated[int, typer.Option(min=2, help="With --between: codes on the path, both ends included.")] = 5,
+    sentences: Annotated[int, typer.Option(min=1, help="Retrieved sentences per generated code.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    overwrite: Overwrite = False,
+    *,
+    reading: CorpusOptions,
 ) -> None:
     """Generate codes (VAE: sample, near a document, interpolate; SAE: steer, interpolate) as bags, keywords and real sentences."""
-    import warnings
-
-    import scipy.sparse as sp
-
-    from ..codes import SparseCodes
-    from ..errors import Errors
-    from ..tasks import generate as gen
-    from ..tasks.summarize import sentence_spans
-
     modes = [name for name, value in (("--doc", doc), ("--near", near), ("--between", between)) if value is not None]
     if len(modes) > 1:
         raise typer.BadParameter(f"pass one of --doc, --near, --between, not {' and '.join(modes)}")
-    if temperature < 0:
-        raise typer.BadParameter(Errors.E411.format(name="temperature", expected="a finite float >= 0", value=temperature),
-                                 param_hint="--temperature")
-    if steps < 2:
-        raise typer.BadParameter(Errors.E411.format(name="steps", expected="an int >= 2", value=steps), param_hint="--steps")
-    nlp, component = _load(model)
+    check_output_file(output, overwrite)
+    nlp, component = load_pipeline(model)
     torch_model = component.torch_model
     if doc is None and between is None:
         gen.require_sampler(torch_model, "sparsecode generate --near" if near is not None else "sparsecode generate")
-    records = _records(corpus, text_field, limit)
+    _, docs = _corpus_docs(nlp, component, corpus, reading)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        docs = list(_pipe_with_progress(nlp, [r.text for r in records], "Indexing"))
         sents = [s for d in docs for s in sentence_spans(d, warn=False)]
     index = gen.SentenceIndex.build(component.featurize(s.as_doc() for s in sents), [s.text for s in sents],
                                     component.bow_vocab.idf())
@@ -204,19 +216,14 @@ def generate(
     else:
         if not 0 <= doc < len(docs):
             raise typer.BadParameter(f"--doc must be in [0, {len(docs)}), got {doc}")
+        on, off = on or [], off or []
         base = real[doc]
         steered = gen.steer(base, on=on, off=off)
         codes = SparseCodes(sp.vstack([sp.csr_matrix(c.to_dense()[None]) for c in (base, steered)], format="csr"))
-        extra = [{"kind": "document", "source": f"document {doc}"}, {"kind": "steered", "on": list(on), "off": list(off)}]
+        extra = [{"kind": "document", "source": f"document {doc}"}, {"kind": "steered", "on": on, "off": off}]
     rows = [info | row for info, row in zip(extra, gen.describe(torch_model, codes, component.bow_vocab.strings, index,
                                                                  n_sentences=sentences))]
     _write_jsonl(output, rows)
     for row in rows:
         console.print(f"[dim]{row['kind']}[/dim] [bold]{' '.join(row['keywords'])}[/bold]: " + " ".join(row["sentences"])[:300])
-    console.print(f"Wrote {len(rows)} generated items -> {output}")
-
-
-def register(app: typer.Typer) -> None:
-    """Add the task commands to the ``sparsecode`` app."""
-    for command in (compress, decompress, summarize, generate):
-        app.command()(command)
+    console.print(f"Wrote {len(rows)} generated items -> {output}", soft_wrap=True)

@@ -10,6 +10,9 @@ shards become one CSR matrix over it: the same matrix as ``docs_to_csr`` on the 
 Files in the cache folder: ``vocab.json``, ``matrix.npz`` and, written last, ``cache.json``
 holding the key (corpus fingerprint, reader, tokenizer and featurizer settings). A run with
 the same key reuses the files without tokenising.
+
+``CorpusOptions`` is how every corpus job reads its corpus (the commands' shared corpus
+options): ``train`` here, ``encode``, ``evaluate``, ``report`` and the task commands.
 """
 
 from __future__ import annotations
@@ -18,18 +21,84 @@ import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Literal, Optional, Union
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import Errors
+from ..errors import Errors, check_field
 from ..io import FORMAT_VERSION, atomic_path, read_json, write_json_atomic
-from ..text.corpora import corpus_fingerprint, read_corpus
+from ..text.corpora import DEFAULT_MAX_CHARS, CorpusReader, corpus_fingerprint, read_corpus
 from .chunks import ChunkLog, chunk_memory_zone, chunked, map_chunks
 from ..text.vocab import BagOfWordsVocab, DocumentFrequencies, HashIndex, VocabConfig, token_hashes
 
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
 CACHE_FILE = "cache.json"
+
+
+@dataclass(frozen=True)
+class CorpusOptions:
+    """How a job reads its corpus: the options every corpus-reading command shares.
+
+    text_field (str): the field holding the text (.jsonl/.json/.csv/.parquet).
+    limit (int | None): read at most this many documents; None reads all.
+    on_error (str): "fail" stops at the first bad record, naming file and line; "skip" counts it.
+    max_chars (int): longer documents are bad records (spaCy's ``nlp.max_length``).
+    n_process (int): processes for tokenising (``encode`` and ``evaluate``: and encoding).
+    chunk_size (int): documents per chunk, the unit of work (and of resuming: train, encode).
+    """
+
+    text_field: str = "text"
+    limit: Optional[int] = None
+    on_error: Literal["fail", "skip"] = "fail"
+    max_chars: int = DEFAULT_MAX_CHARS
+    n_process: int = 1
+    chunk_size: int = 1000
+
+    def __post_init__(self) -> None:
+        for name in ("n_process", "chunk_size"):
+            value = getattr(self, name)
+            check_field(name, value, isinstance(value, int) and value >= 1, "a positive integer")
+
+    def read(self, source: Union[str, Path], label_field: Optional[str] = "label") -> CorpusReader:
+        """The records of ``source`` (a wrong path fails here, before any work: E202)."""
+        return read_corpus(source, text_field=self.text_field, label_field=label_field, on_error=self.on_error,
+                           limit=self.limit, max_chars=self.max_chars)
+
+    def fingerprint(self, source: Union[str, Path]) -> Dict[str, Any]:
+        """What decides which documents are read: the corpus' content and the reading settings."""
+        return {"corpus": corpus_fingerprint(source), "text_field": self.text_field, "limit": self.limit,
+                "max_chars": self.max_chars}
+
+    def tokenise(self, nlp: "Language", texts: Iterable[str], skip: str) -> Iterator["Doc"]:
+        """``nlp.pipe`` without the ``skip`` component, over ``n_process`` processes in chunks.
+
+        The skipped (``sparsecode``) component runs in this process, if at all: spaCy forks its
+        workers, and torch in a process forked after torch started its threads hangs in libgomp.
+        """
+        return nlp.pipe(texts, batch_size=self.chunk_size, n_process=self.n_process, disable=[skip])
+
+
+@dataclass(frozen=True)
+class TokenizerSpec:
+    """What a worker process needs to tokenise like a pipeline and filter tokens like its vocabulary.
+
+    config (str): the pipeline's config. nlp_bytes (bytes): the data of its other components.
+    skip (str): the ``sparsecode`` component, left out of tokenising. vocab_config: the token filters.
+    """
+
+    config: str
+    nlp_bytes: bytes
+    skip: str
+    vocab_config: VocabConfig
+
+    @classmethod
+    def of(cls, nlp: "Language", name: str) -> "TokenizerSpec":
+        """The spec of ``nlp`` whose ``sparsecode`` component is called ``name``."""
+        return cls(nlp.config.to_str(), nlp.to_bytes(exclude=[name]), name, nlp.get_pipe(name).vocab_config)
 
 
 @dataclass
@@ -47,13 +116,13 @@ class CorpusCache:
 _WORKER: Dict[str, Any] = {}
 
 
-def _setup_worker(config: str, nlp_bytes: bytes, skip: str, vocab_config: Dict[str, Any]) -> None:
+def _setup_worker(spec: TokenizerSpec) -> None:
     from spacy.util import load_model_from_config
     from thinc.api import Config
 
-    nlp = load_model_from_config(Config().from_str(config), auto_fill=False, validate=False)
-    nlp.from_bytes(nlp_bytes, exclude=[skip])
-    _WORKER.update(nlp=nlp, skip=skip, config=VocabConfig(**vocab_config), sent=HashIndex(), seen_docs=0)
+    nlp = load_model_from_config(Config().from_str(spec.config), auto_fill=False, validate=False)
+    nlp.from_bytes(spec.nlp_bytes, exclude=[spec.skip])
+    _WORKER.update(nlp=nlp, skip=spec.skip, config=spec.vocab_config, sent=HashIndex(), seen_docs=0)
 
 
 def _bag_chunk(texts: List[str]) -> Dict[str, np.ndarray]:
@@ -137,11 +206,10 @@ def _assemble(shards: List[Path], vocab: BagOfWordsVocab) -> sp.csr_matrix:
     return matrix
 
 
-def cache_key(source: Any, text_field: str, nlp_config: Dict[str, Any], vocab_config: VocabConfig,
-              max_chars: int) -> Dict[str, Any]:
+def cache_key(source: Any, reading: CorpusOptions, nlp_config: Dict[str, Any], vocab_config: VocabConfig) -> Dict[str, Any]:
     """What the cached files depend on: the corpus, how it is read, tokenised and filtered."""
-    return {"format_version": FORMAT_VERSION, "corpus": corpus_fingerprint(source), "text_field": text_field,
-            "nlp": nlp_config, "vocab": dataclasses.asdict(vocab_config), "max_chars": max_chars}
+    return {"format_version": FORMAT_VERSION, **reading.fingerprint(source), "nlp": nlp_config,
+            "vocab": dataclasses.asdict(vocab_config)}
 
 
 def load_cache(directory: Path, key: Dict[str, Any]) -> Optional[CorpusCache]:
@@ -165,41 +233,34 @@ def load_cache(directory: Path, key: Dict[str, Any]) -> Optional[CorpusCache]:
 def build_cache(
     directory: Path,
     key: Dict[str, Any],
-    *,
     source: Any,
-    text_field: str,
-    on_error: str,
-    max_chars: int,
-    nlp_config: str,
-    nlp_bytes: bytes,
-    component_name: str,
-    vocab_config: VocabConfig,
-    n_process: int = 1,
-    chunk_size: int = 1000,
+    reading: CorpusOptions,
+    spec: TokenizerSpec,
+    *,
     resume: bool = False,
     on_chunk: Optional[Callable[[int], None]] = None,
 ) -> CorpusCache:
-    """Tokenise ``source`` once and write the cache files in ``directory``.
+    """Tokenise ``source`` once, as ``reading`` says, and write the cache files in ``directory``.
 
-    The pipeline (``nlp_config`` + ``nlp_bytes``) is rebuilt in each worker, with the
-    component ``component_name`` left out of tokenising. ``on_chunk(n_docs)`` reports progress.
+    Each worker rebuilds the pipeline from ``spec``. ``resume`` continues from the shards of an
+    interrupted run; ``on_chunk(n_docs)`` reports progress.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CACHE_FILE).unlink(missing_ok=True)
     shard_dir = directory / "shards"
-    log = ChunkLog(shard_dir, {"key": key, "chunk_size": chunk_size}, resume, what="a partly tokenised corpus")
+    log = ChunkLog(shard_dir, {"key": key, "chunk_size": reading.chunk_size}, resume, what="a partly tokenised corpus")
     df = DocumentFrequencies()
     for entry in log.ordered():
         with np.load(_shard_path(shard_dir, entry["chunk"])) as shard:
             df.add(shard["keys"])
         if on_chunk is not None:
             on_chunk(entry["n_docs"])
-    reader = read_corpus(source, text_field=text_field, on_error=on_error, max_chars=max_chars)
-    todo = ((i, len(chunk), [r.text for r in chunk]) for i, chunk in chunked(reader, chunk_size) if i not in log.done)
-    setup_args = (nlp_config, nlp_bytes, component_name, dataclasses.asdict(vocab_config))
+    reader = reading.read(source)
+    todo = ((i, len(chunk), [r.text for r in chunk]) for i, chunk in chunked(reader, reading.chunk_size) if i not in log.done)
     with log.running():
-        for index, n_docs, bags in map_chunks(todo, _bag_chunk, n_process=n_process, setup=_setup_worker, setup_args=setup_args):
+        for index, n_docs, bags in map_chunks(todo, _bag_chunk, n_process=reading.n_process, setup=_setup_worker,
+                                              setup_args=(spec,)):
             _save_npz(_shard_path(shard_dir, index), bags)
             log.commit(index, {"n_docs": n_docs})
             df.add(bags["keys"])
@@ -207,7 +268,7 @@ def build_cache(
                 on_chunk(n_docs)
     shards = [_shard_path(shard_dir, entry["chunk"]) for entry in log.ordered()]
     n_docs = sum(entry["n_docs"] for entry in log.ordered())
-    vocab = BagOfWordsVocab.from_document_frequencies(*df.table(), n_docs, vocab_config, _resolver(shards))
+    vocab = BagOfWordsVocab.from_document_frequencies(*df.table(), n_docs, spec.vocab_config, _resolver(shards))
     matrix = _assemble(shards, vocab)
     write_json_atomic(directory / "vocab.json", vocab.to_dict())
     with atomic_path(directory / "matrix.npz") as tmp:

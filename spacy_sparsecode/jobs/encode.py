@@ -1,6 +1,6 @@
 """``sparsecode encode``: stream a corpus through a trained pipeline into codes on disk.
 
-Chunks of ``batch_size`` records go to worker processes (``streaming.map_chunks``); each
+Chunks of ``chunk_size`` records go to worker processes (``chunks.map_chunks``); each
 runs the pipeline's tokenizer and other components, then the ``sparsecode`` model, and
 sends back the chunk's codes. This process writes each chunk as a part file and logs it
 (``ChunkLog``), so ``resume`` skips finished chunks. At the end the parts are combined,
@@ -19,7 +19,7 @@ import hashlib
 import shutil
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -28,8 +28,8 @@ import scipy.sparse as sp
 
 from ..errors import Errors
 from ..io import atomic_path, write_bytes_atomic
-from ..text.corpora import DEFAULT_MAX_CHARS, corpus_fingerprint, read_corpus
 from .chunks import ChunkLog, chunked, map_chunks
+from .corpus_cache import CorpusOptions
 from .pipelines import check_model_dir, encode_chunk, setup_encoder
 
 #: Output suffix → format name.
@@ -120,6 +120,12 @@ WRITERS: Dict[str, Callable[[Path, List[Path], List[Dict[str, Any]], int], None]
     "npz": write_npz, "parquet": write_parquet, "docbin": write_docbin}
 
 
+def check_output_file(path: Path, overwrite: bool) -> None:
+    """Refuse (E501) to replace an existing ``path`` unless ``overwrite``."""
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise FileExistsError(Errors.E501.format(path=path))
+
+
 def output_format(path: Path) -> str:
     """The format of an output path, by suffix (E502 for an unknown suffix)."""
     fmt = FORMATS.get(Path(path).suffix.lower())
@@ -136,11 +142,7 @@ class EncodeJob:
     model: Path
     corpus: Any
     output: Path
-    n_process: int = 1
-    batch_size: int = 1000
-    text_field: str = "text"
-    on_error: str = "fail"
-    max_chars: int = DEFAULT_MAX_CHARS
+    reading: CorpusOptions = field(default_factory=CorpusOptions)
     gpu_id: int = -1
     resume: bool = False
     overwrite: bool = False
@@ -154,25 +156,24 @@ def encode_corpus(job: EncodeJob, on_chunk: Optional[Callable[[int], None]] = No
     """Run an ``EncodeJob``; return a summary (docs, skipped, seconds, docs/s, output)."""
     start = time.perf_counter()
     fmt = output_format(job.output)
-    if (job.output.exists() or job.output.is_symlink()) and not job.overwrite:
-        raise FileExistsError(Errors.E501.format(path=job.output))
+    check_output_file(job.output, job.overwrite)
     check_model_dir(job.model)
     if job.overwrite:
         shutil.rmtree(job.parts_dir, ignore_errors=True)
     for stale in job.output.parent.glob(f".{job.output.name}.*.tmp"):  # left by a kill while combining
         stale.unlink()
-    signature = {"model": _folder_signature(job.model), "corpus": corpus_fingerprint(job.corpus),
-                 "text_field": job.text_field, "batch_size": job.batch_size, "format": fmt, "max_chars": job.max_chars}
+    signature = {"model": _folder_signature(job.model), **job.reading.fingerprint(job.corpus),
+                 "chunk_size": job.reading.chunk_size, "format": fmt}
     log = ChunkLog(job.parts_dir, signature, job.resume)
     resumed = sum(e["n_docs"] for e in log.done.values())
     if on_chunk is not None and resumed:
         on_chunk(resumed)
-    reader = read_corpus(job.corpus, text_field=job.text_field, on_error=job.on_error, max_chars=job.max_chars)
+    reader = job.reading.read(job.corpus)
     docbin = fmt == "docbin"
     todo = ((i, [r.id for r in chunk], ([r.id for r in chunk] if docbin else None, [r.text for r in chunk]))
-            for i, chunk in chunked(reader, job.batch_size) if i not in log.done)
+            for i, chunk in chunked(reader, job.reading.chunk_size) if i not in log.done)
     with log.running():
-        for index, ids, result in map_chunks(todo, encode_chunk, n_process=job.n_process, setup=setup_encoder,
+        for index, ids, result in map_chunks(todo, encode_chunk, n_process=job.reading.n_process, setup=setup_encoder,
                                              setup_args=(str(job.model), job.gpu_id, docbin, False)):
             _write_part(job.parts_dir, index, result, ids)
             codes = result["codes"]

@@ -1,7 +1,7 @@
 """``sparsecode evaluate``: score a trained pipeline on a corpus with ``metrics``.
 
-The corpus is tokenised, featurised and encoded in chunks (``streaming.map_chunks``, the
-workers of ``encoding``). Figures: NPMI of each latent's top-10 words by document
+The corpus is tokenised, featurised and encoded in chunks (``chunks.map_chunks``, with the
+pipeline workers of ``pipelines``). Figures: NPMI of each latent's top-10 words by document
 co-occurrence in this corpus (held out when the corpus was not trained on), topic
 diversity (unique share of the top-25 words), mean L0, dead-latent share, reconstruction
 fit; and, when records have labels, linear-probe accuracy (on the records' train/test
@@ -16,8 +16,8 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from .. import metrics
-from ..text.corpora import DEFAULT_MAX_CHARS, read_corpus
 from .chunks import chunked, map_chunks
+from .corpus_cache import CorpusOptions
 from .pipelines import encode_chunk, load_pipeline, setup_encoder, stack_parts
 
 
@@ -40,24 +40,22 @@ def _probe_split(labels: np.ndarray, splits: List[Optional[str]], seed: int) -> 
 def evaluate_corpus(
     model: Path,
     corpus: Any,
+    reading: CorpusOptions = CorpusOptions(),
     *,
-    text_field: str = "text",
     label_field: Optional[str] = "label",
-    on_error: str = "fail",
-    max_chars: int = DEFAULT_MAX_CHARS,
-    n_process: int = 1,
-    batch_size: int = 1000,
     seed: int = 0,
     on_chunk: Optional[Callable[[int], None]] = None,
 ) -> Dict[str, Any]:
-    """All figures for ``model`` on ``corpus``, as a JSON-safe dict (None where not applicable)."""
+    """All figures for ``model`` on ``corpus`` read as ``reading`` says, as a JSON-safe dict (None where
+    not applicable). ``label_field`` holds the labels; ``seed`` seeds the probe's split."""
     _, component = load_pipeline(Path(model))
-    reader = read_corpus(corpus, text_field=text_field, label_field=label_field, on_error=on_error, max_chars=max_chars)
+    reader = reading.read(corpus, label_field=label_field)
     labels: List[Optional[str]] = []
     splits: List[Optional[str]] = []
     codes, bags = [], []
-    todo = ((i, [(r.label, r.split) for r in chunk], (None, [r.text for r in chunk])) for i, chunk in chunked(reader, batch_size))
-    for _, meta, result in map_chunks(todo, encode_chunk, n_process=n_process, setup=setup_encoder,
+    todo = ((i, [(r.label, r.split) for r in chunk], (None, [r.text for r in chunk]))
+            for i, chunk in chunked(reader, reading.chunk_size))
+    for _, meta, result in map_chunks(todo, encode_chunk, n_process=reading.n_process, setup=setup_encoder,
                                       setup_args=(str(model), -1, False, True)):
         labels.extend(label for label, _ in meta)
         splits.extend(split for _, split in meta)

@@ -1,11 +1,13 @@
 """Visual report of a trained pipeline: PNG plots + one self-contained HTML page.
 
 ``build_report(model_dir, out_dir)`` writes ``training.png`` (loss, L0, dead share per epoch,
-from a ``history.json`` next to the model when present), ``topics.png`` (top words per
+from a ``history.json`` next to the model, or the history ``sparsecode train`` keeps in its
+``meta.json``), ``topics.png`` (top words per
 latent as a grid), ``doc_map.png`` (documents by code in 2-D: UMAP if installed, else PCA,
 coloured by label), ``l0_hist.png`` and ``peers.png`` (held-out NPMI against train time of
 the peer benchmark, when a ``peers.json`` of ``benchmarks/peers.py`` is given), and ``report.html`` embedding them all
-as base64. matplotlib is imported lazily (the ``bench`` extra).
+as base64. matplotlib is imported lazily (the ``bench`` extra). Files of an earlier report
+are replaced only when asked (``overwrite``).
 """
 
 from __future__ import annotations
@@ -24,10 +26,14 @@ import scipy.sparse as sp
 from ..errors import Errors
 from ..io import write_bytes_atomic
 from ..tasks.topics import topic_words
-from .pipelines import find_sparsecode, load_pipeline
+from .corpus_cache import CorpusOptions
+from .encode import check_output_file
+from .pipelines import META_KEY, load_pipeline
 
 PathLike = Union[str, Path]
 DPI = 80
+#: The files a report may write in its folder.
+REPORT_FILES = ("report.html", "training.png", "topics.png", "doc_map.png", "l0_hist.png", "peers.png")
 
 
 @dataclass
@@ -64,12 +70,16 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def read_history(model_dir: PathLike) -> Optional[List[Dict[str, float]]]:
-    """The per-epoch history list in ``history.json`` next to (or inside) the model, or None."""
+    """The per-epoch history list in ``history.json`` inside (or next to) the model, else the one
+    ``sparsecode train`` keeps in the model's ``meta.json``; None when there is none."""
     model_dir = Path(model_dir)
     for path in (model_dir / "history.json", model_dir.parent / "history.json"):
         if path.is_file():
             data = json.loads(path.read_text(encoding="utf8"))
             return data.get("history", data) if isinstance(data, dict) else data
+    meta = model_dir / "meta.json"
+    if meta.is_file():
+        return json.loads(meta.read_text(encoding="utf8")).get(META_KEY, {}).get("history") or None
     return None
 
 
@@ -196,13 +206,10 @@ def _label_lifts(times: List[float], values: List[float], width: float = 0.2, li
     return lifts
 
 
-def _doc_sample(corpus: str, max_docs: int) -> Tuple[List[str], List[Optional[str]]]:
+def _doc_sample(corpus: str, reading: CorpusOptions, max_docs: int) -> Tuple[List[str], List[Optional[str]]]:
     """Texts and labels for the document map: 'bbc' or any path ``read_corpus`` reads."""
-    from ..text.corpora import iter_bbc, read_corpus
-
-    records = iter_bbc() if corpus == "bbc" else read_corpus(corpus, on_error="skip")
     texts, labels = [], []
-    for record in records:
+    for record in reading.read(corpus):
         if record.text.strip():
             texts.append(record.text)
             labels.append(record.label)
@@ -233,23 +240,37 @@ def render_html(title: str, facts: List[Tuple[str, str]], sections: List[Section
             + "".join(body) + "</body></html>\n")
 
 
-def build_report(model_dir: PathLike, out_dir: PathLike, corpus: str = "bbc", max_docs: int = 1500,
-                 peers_json: Optional[PathLike] = None, nlp: Any = None) -> Path:
+def _clear_report_files(out_dir: Path, overwrite: bool) -> None:
+    """Refuse (E501), or with ``overwrite`` remove, the files of an earlier report in ``out_dir``."""
+    for name in REPORT_FILES:
+        check_output_file(out_dir / name, overwrite)
+    for name in REPORT_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+
+
+def build_report(model_dir: PathLike, out_dir: PathLike, corpus: str = "bbc", reading: CorpusOptions = CorpusOptions(),
+                 max_docs: int = 1500, peers_json: Optional[PathLike] = None, overwrite: bool = False) -> Path:
     """Write the PNGs and ``report.html`` for the pipeline at ``model_dir``; returns the HTML path.
 
     model_dir (Path): a pipeline folder with a ``sparsecode`` component.
     out_dir (Path): where the files go (created).
-    corpus (str): 'bbc' or a corpus path, for the document map and L0 histogram.
+    corpus (str): 'bbc' or a corpus path, for the document map and L0 histogram, read as ``reading`` says.
     max_docs (int): documents sampled from the corpus.
     peers_json (Path): the peer benchmark's results (``benchmarks/results/peers.json``), or None.
-    nlp (Language): an already loaded pipeline (skips ``spacy.load``).
+    overwrite (bool): replace the files of an earlier report in ``out_dir`` (else E501).
     """
     _pyplot()  # fail early with the install hint
     model_dir, out_dir = Path(model_dir), Path(out_dir)
-    if nlp is None:
-        nlp, component = load_pipeline(model_dir)
-    else:
-        component = find_sparsecode(nlp, model_dir)
+    peers_path = Path(peers_json) if peers_json is not None else None
+    if peers_path is not None and not peers_path.is_file():
+        raise FileNotFoundError(Errors.E703.format(path=peers_path))
+    nlp, component = load_pipeline(model_dir)
+    _clear_report_files(out_dir, overwrite)
+    texts, labels = _doc_sample(corpus, reading, max_docs)
+    codes = component.predict(list(reading.tokenise(nlp, texts, component.name))).matrix.tocsr()
+    keep = np.diff(codes.indptr) > 0
+    if not keep.any():
+        raise ValueError(Errors.E702.format(corpus=corpus))
     out_dir.mkdir(parents=True, exist_ok=True)
     torch_model = component.torch_model
     K = torch_model.config.n_latents
@@ -261,15 +282,9 @@ def build_report(model_dir: PathLike, out_dir: PathLike, corpus: str = "bbc", ma
     if history:
         sections.append(Section("Training curves", plot_training(history, out_dir / "training.png")))
     else:
-        sections.append(Section("Training curves", notes=[f"No history.json next to {model_dir}: training curves are not available "
-                                                          "(the fast trainer's per-epoch history, saved as history.json, enables them)."]))
+        sections.append(Section("Training curves", notes=[f"No history.json next to {model_dir} and no `sparsecode train` "
+                                                          "history in its meta.json: training curves are not available."]))
 
-    texts, labels = _doc_sample(corpus, max_docs)
-    docs = list(nlp.make_doc(t) for t in texts)
-    codes = component.predict(docs).matrix.tocsr()
-    keep = np.diff(codes.indptr) > 0
-    if not keep.any():
-        raise ValueError(Errors.E702.format(corpus=corpus))
     usage = codes.getnnz(axis=0)
     words = topic_words(component, 8)
     sections.append(Section("Top words per latent", plot_topics(words, usage, out_dir / "topics.png"),
@@ -286,9 +301,6 @@ def build_report(model_dir: PathLike, out_dir: PathLike, corpus: str = "bbc", ma
     l0 = np.diff(codes.indptr).astype(np.float64)
     sections.append(Section("L0 per document", plot_l0(l0, out_dir / "l0_hist.png")))
 
-    peers_path = Path(peers_json) if peers_json is not None else None
-    if peers_path is not None and not peers_path.is_file():
-        raise FileNotFoundError(Errors.E703.format(path=peers_path))
     if peers_path is not None:
         peers = json.loads(peers_path.read_text(encoding="utf8"))
         notes = [f"From {peers_path.name} ({peers.get('meta', {}).get('date', '?')}, {peers.get('meta', {}).get('machine', '?')}). "

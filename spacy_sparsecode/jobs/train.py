@@ -3,7 +3,7 @@
 Steps: refuse an output folder that is not ours; build the pipeline (``spacy.blank`` or a
 ``spacy train`` config) with the chosen model family; tokenise the corpus once into a cached
 vocabulary + CSR matrix (``corpus_cache``); initialise the component from them; train with
-``training.Trainer`` (checkpoints, ``resume``); write the pipeline to a staging folder and
+``models.trainer.Trainer`` (checkpoints, ``resume``); write the pipeline to a staging folder and
 swap it into place. Work files live next to the output in ``<OUTPUT_DIR>.cache/``.
 """
 
@@ -23,8 +23,7 @@ from ..io import read_json, write_json_atomic
 from ..models.trainer import LATEST, RESUMABLE_CHANGES, TrainConfig, Trainer
 from ..pipeline.component import SparseCoder
 from ..progress import progress_bar
-from ..text.corpora import DEFAULT_MAX_CHARS
-from .corpus_cache import CorpusCache, build_cache, cache_key, load_cache
+from .corpus_cache import CorpusCache, CorpusOptions, TokenizerSpec, build_cache, cache_key, load_cache
 from .pipelines import META_KEY, build_pipeline, check_output_dir, write_pipeline
 
 #: File that marks a cache folder as ours.
@@ -56,15 +55,11 @@ class TrainJob:
     corpus: Any
     output_dir: Path
     train: TrainConfig
+    reading: CorpusOptions = field(default_factory=CorpusOptions)
     family: Optional[str] = None
     model_options: Dict[str, Any] = field(default_factory=dict)
     config_path: Optional[Path] = None
     lang: str = "en"
-    text_field: str = "text"
-    on_error: str = "fail"
-    max_chars: int = DEFAULT_MAX_CHARS
-    n_process: int = 1
-    chunk_size: int = 1000
     resume: bool = False
     overwrite: bool = False
     keep_checkpoints: bool = False
@@ -83,20 +78,16 @@ def _nlp_key(nlp: Language, name: str) -> Dict[str, Any]:
                                   for n in nlp.pipe_names if n != name}}, sort_keys=True, default=str))
 
 
-def prepare_corpus(job: TrainJob, nlp: Language, name: str, on_chunk: Optional[Callable[[int], None]] = None) -> CorpusCache:
-    """Reuse the cached vocabulary + matrix if the corpus and settings are unchanged, else build them."""
-    component: SparseCoder = nlp.get_pipe(name)
+def prepare_corpus(job: TrainJob, key: Dict[str, Any], spec: TokenizerSpec,
+                   on_chunk: Optional[Callable[[int], None]] = None) -> CorpusCache:
+    """Reuse the cached vocabulary + matrix if their ``key`` is unchanged, else tokenise with ``spec``."""
     cache_dir = job.work_dir / "corpus"
-    key = cache_key(job.corpus, job.text_field, _nlp_key(nlp, name), component.vocab_config, job.max_chars)
     cached = load_cache(cache_dir, key)
     if cached is not None:
         return cached
     if job.overwrite:
         shutil.rmtree(cache_dir / "shards", ignore_errors=True)
-    return build_cache(cache_dir, key, source=job.corpus, text_field=job.text_field, on_error=job.on_error,
-                       max_chars=job.max_chars, nlp_config=nlp.config.to_str(), nlp_bytes=nlp.to_bytes(exclude=[name]),
-                       component_name=name, vocab_config=component.vocab_config, n_process=job.n_process,
-                       chunk_size=job.chunk_size, resume=job.resume, on_chunk=on_chunk)
+    return build_cache(cache_dir, key, job.corpus, job.reading, spec, resume=job.resume, on_chunk=on_chunk)
 
 
 def _checkpoint_dir(job: TrainJob, run: Dict[str, Any]) -> Path:
@@ -123,17 +114,17 @@ def train_corpus(job: TrainJob) -> Dict[str, Any]:
     start = time.perf_counter()
     check_output_dir(job.output_dir, job.overwrite)
     _check_cache_dir(job.work_dir, job.overwrite)
-    job.work_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(job.work_dir / CACHE_MARKER, {"output_dir": str(job.output_dir.resolve())})
     nlp, name = build_pipeline(job.config_path, job.lang, job.family, job.model_options)
     component: SparseCoder = nlp.get_pipe(name)
+    key = cache_key(job.corpus, job.reading, _nlp_key(nlp, name), component.vocab_config)  # a bad corpus fails here
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(job.work_dir / CACHE_MARKER, {"output_dir": str(job.output_dir.resolve())})
     with progress_bar(enabled=job.progress) as bar:
         task = bar.add_task("tokenising", total=None, info="")
-        corpus = prepare_corpus(job, nlp, name, lambda n: bar.update(task, advance=n))
+        corpus = prepare_corpus(job, key, TokenizerSpec.of(nlp, name), lambda n: bar.update(task, advance=n))
     tokenised = time.perf_counter()
     component.initialize_from(corpus.vocab, corpus.matrix)
-    run = {"corpus": cache_key(job.corpus, job.text_field, _nlp_key(nlp, name), component.vocab_config, job.max_chars),
-           "model": nlp.config["components"][name]["model"], "train": asdict(job.train)}
+    run = {"corpus": key, "model": nlp.config["components"][name]["model"], "train": asdict(job.train)}
     run = json.loads(json.dumps(run, sort_keys=True, default=str))
     for volatile in (*RESUMABLE_CHANGES, "amp"):
         run["train"].pop(volatile)
