@@ -1,10 +1,12 @@
 """One catalogue of error and warning messages, each naming the culprit and the fix.
 
 Codes are stable: tests and users can match on ``[E012]``. Messages are format strings.
-``check_field`` / ``check_choice`` are the one way settings are validated (E001 / E002).
+Settings are validated one way: each settings dataclass declares its fields' constraints once
+(``setting(default, check)``), and ``check_settings`` raises E001 / E002 naming the field.
 """
 
-from typing import Any, Sequence
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 
 class _WithCodes(type):
@@ -181,3 +183,71 @@ def check_choice(what: str, value: Any, valid: Sequence[str]) -> None:
     """Raise a ValueError listing the valid values when ``value`` is not one of them (E002)."""
     if value not in valid:
         raise ValueError(Errors.E002.format(what=what, value=value, valid=", ".join(valid)))
+
+
+@dataclass(frozen=True)
+class Check:
+    """A constraint on a setting: the values ``ok`` allows, described by ``expected``.
+
+    ``kind`` is the Python type a config file gives (int, float, str, bool); ``choices`` the
+    valid values of a choice (then E002 lists them).
+    """
+
+    kind: type
+    expected: str
+    ok: Callable[[Any], bool]
+    choices: Tuple[str, ...] = ()
+
+    def __call__(self, name: str, value: Any) -> None:
+        """Raise the catalogue's error naming the setting ``name`` when ``value`` is not allowed."""
+        if self.choices:
+            check_choice(name, value, self.choices)
+        else:
+            check_field(name, value, self.ok(value), self.expected)
+
+    def explained(self, note: str) -> "Check":
+        """The same constraint, with ``note`` (what a special value means) in its message."""
+        return Check(self.kind, f"{self.expected} ({note})", self.ok, self.choices)
+
+
+def _number(value: Any, kinds: Tuple[type, ...]) -> bool:
+    return isinstance(value, kinds) and not isinstance(value, bool)
+
+
+def _check(kind: type, expected: str, ok: Callable[[Any], bool]) -> Check:
+    kinds = (int,) if kind is int else (int, float)
+    return Check(kind, expected, lambda v: _number(v, kinds) and ok(v))
+
+
+POSITIVE_INT = _check(int, "an int > 0", lambda v: v > 0)
+NON_NEGATIVE_INT = _check(int, "an int >= 0", lambda v: v >= 0)
+POSITIVE = _check(float, "a float > 0", lambda v: v > 0)
+NON_NEGATIVE = _check(float, "a float >= 0", lambda v: v >= 0)
+RATE = _check(float, "a float in [0, 1)", lambda v: 0 <= v < 1)
+SHARE = _check(float, "a float in [0, 1]", lambda v: 0 <= v <= 1)
+PROBABILITY = _check(float, "a float in (0, 1)", lambda v: 0 < v < 1)
+ANY_INT = _check(int, "an int", lambda v: True)
+BOOL = Check(bool, "a bool", lambda v: isinstance(v, bool))
+
+
+def one_of(choices: Sequence[str]) -> Check:
+    """The constraint of a choice among ``choices``."""
+    return Check(str, f"one of {', '.join(choices)}", lambda v: v in choices, tuple(choices))
+
+
+def setting(default: Any, check: Check) -> Any:
+    """A dataclass field with its constraint, read by ``check_settings`` (and by the config schema)."""
+    return field(default=default, metadata={"check": check})
+
+
+def setting_check(spec: Field) -> Optional[Check]:
+    """The constraint of a dataclass field made by ``setting``, if any."""
+    return spec.metadata.get("check")
+
+
+def check_settings(settings: Any) -> None:
+    """Check every field of a settings dataclass against its declared constraint."""
+    for spec in fields(settings):
+        check = setting_check(spec)
+        if check is not None:
+            check(spec.name, getattr(settings, spec.name))

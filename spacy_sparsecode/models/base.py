@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..codes import SparseCodes
-from ..errors import Errors, check_choice, check_field
+from ..errors import ANY_INT, POSITIVE_INT, Errors, check_choice, check_field, check_settings, one_of, setting
 from ..text.featurize import SCALINGS
 
 #: Rows of training data the data-dependent hooks see (``init_from_data``, ``finish_fit``).
@@ -40,19 +40,18 @@ def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
 
 @dataclass
 class ModelConfig:
-    """Hyper-parameters common to every family. Validated at construction."""
+    """Hyper-parameters common to every family, each with its constraint (checked at construction;
+    the registered architectures' config schema is made from the same fields)."""
 
-    n_latents: int = 256
-    k: int = 16
-    scaling: str = "tfidf"
-    seed: int = 0
+    n_latents: int = setting(256, POSITIVE_INT)  # K, the code size
+    k: int = setting(16, POSITIVE_INT)  # active latents per document
+    scaling: str = setting("tfidf", one_of(SCALINGS))  # the encoder's input (text.featurize.SCALINGS)
+    seed: int = setting(0, ANY_INT)
 
     def __post_init__(self) -> None:
-        check_field("n_latents", self.n_latents, isinstance(self.n_latents, int) and self.n_latents > 0, "a positive int")
-        check_field("k", self.k, isinstance(self.k, int) and self.k > 0, "a positive int")
+        check_settings(self)
         if self.k > self.n_latents:
             raise ValueError(Errors.E003.format(k=self.k, n_latents=self.n_latents))
-        check_choice("scaling", self.scaling, SCALINGS)
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-safe dict of the fields."""

@@ -34,7 +34,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_choice, check_field, dense_codes
+from ..errors import POSITIVE, POSITIVE_INT, one_of, setting
+from .base import CodeModel, CsrBatch, LossParts, ModelConfig, dense_codes
 
 METHODS = ("kmeans", "learned")
 CODINGS = ("omp", "lasso")
@@ -44,21 +45,12 @@ CODINGS = ("omp", "lasso")
 class DictionaryConfig(ModelConfig):
     """How the dictionary is fitted and how codes are computed."""
 
-    method: str = "kmeans"
-    coding: str = "lasso"
-    alpha: float = 0.005
-    lasso_iter: int = 100
-    epochs: int = 5
-    batch_size: int = 1024
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_choice("method", self.method, METHODS)
-        check_choice("coding", self.coding, CODINGS)
-        check_field("alpha", self.alpha, self.alpha > 0, "a positive float")
-        check_field("lasso_iter", self.lasso_iter, isinstance(self.lasso_iter, int) and self.lasso_iter > 0, "a positive int")
-        check_field("epochs", self.epochs, isinstance(self.epochs, int) and self.epochs > 0, "a positive int")
-        check_field("batch_size", self.batch_size, isinstance(self.batch_size, int) and self.batch_size > 0, "a positive int")
+    method: str = setting("kmeans", one_of(METHODS))
+    coding: str = setting("lasso", one_of(CODINGS))
+    alpha: float = setting(0.005, POSITIVE)
+    lasso_iter: int = setting(100, POSITIVE_INT)
+    epochs: int = setting(5, POSITIVE_INT)
+    batch_size: int = setting(1024, POSITIVE_INT)
 
 
 def _unit_rows(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:

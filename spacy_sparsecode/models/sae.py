@@ -45,7 +45,8 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_choice, check_field, dense_codes
+from ..errors import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, PROBABILITY, RATE, SHARE, check_field, one_of, setting
+from .base import CodeModel, CsrBatch, LossParts, ModelConfig, dense_codes
 
 LOSSES = ("mse", "nll")
 #: What the encoder's linear map sees (see the module docstring).
@@ -60,73 +61,56 @@ _DENSE_COST_WEIGHT = 8
 class SAEConfig(ModelConfig):
     """Options shared by every sparse autoencoder."""
 
-    loss: str = "mse"
-    dead_after_docs: int = 2000
-    aux_k: int = 64
-    aux_coef: float = 0.125
-    denoise_rate: float = 0.0
-    diversity_coef: float = 0.0
-    latents_per_word: int = 0
-    exclusivity: float = 0.0
-    init_neighbours: int = 1
-    encoder_input: str = "linear"
+    loss: str = setting("mse", one_of(LOSSES))
+    #: a latent is dead when it has not fired in this many documents (AuxK then revives it)
+    dead_after_docs: int = setting(2000, POSITIVE_INT)
+    aux_k: int = setting(64, NON_NEGATIVE_INT.explained("0 disables AuxK"))
+    aux_coef: float = setting(0.125, NON_NEGATIVE)
+    #: share of each bag's words dropped from the encoder input while training
+    denoise_rate: float = setting(0.0, RATE.explained("0 disables denoising"))
+    #: weight of the decoder-overlap penalty (mean cosine between latents)
+    diversity_coef: float = setting(0.0, NON_NEGATIVE.explained("0 disables it"))
+    #: each word is kept by at most this many latents' decoders
+    latents_per_word: int = setting(0, NON_NEGATIVE_INT.explained("0: no limit"))
+    #: a word keeps a latent's weight only if >= this share of its largest
+    exclusivity: float = setting(0.0, SHARE.explained("0 disables it"))
+    #: latents start at the mean of this many similar documents
+    init_neighbours: int = setting(1, POSITIVE_INT)
+    #: "linear" (x W_enc + b_enc), "centered" (W_enc (x - b_dec) + b_enc) or "nonneg" (non-negative
+    #: W_enc, no bias: TopK codes always use their k latents)
+    encoder_input: str = setting("linear", one_of(ENCODER_INPUTS))
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_choice("loss", self.loss, LOSSES)
-        check_choice("encoder_input", self.encoder_input, ENCODER_INPUTS)
-        check_field("dead_after_docs", self.dead_after_docs, self.dead_after_docs > 0, "a positive int")
-        check_field("aux_k", self.aux_k, self.aux_k >= 0, "an int >= 0 (0 disables AuxK)")
-        check_field("aux_coef", self.aux_coef, self.aux_coef >= 0, "a float >= 0")
-        check_field("denoise_rate", self.denoise_rate, 0 <= self.denoise_rate < 1, "a float in [0, 1) (0 disables denoising)")
-        check_field("diversity_coef", self.diversity_coef, self.diversity_coef >= 0, "a float >= 0 (0 disables it)")
-        check_field("latents_per_word", self.latents_per_word, 0 <= self.latents_per_word <= self.n_latents,
+        check_field("latents_per_word", self.latents_per_word, self.latents_per_word <= self.n_latents,
                     "an int in [0, n_latents] (0: no limit)")
-        check_field("exclusivity", self.exclusivity, 0 <= self.exclusivity <= 1, "a float in [0, 1] (0 disables it)")
-        check_field("init_neighbours", self.init_neighbours, self.init_neighbours >= 1, "an int >= 1")
 
 
 @dataclass
 class L1SAEConfig(SAEConfig):
     """ReLU codes with an L1 penalty; ``k`` caps the active latents at inference."""
 
-    l1_coef: float = 0.001
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_field("l1_coef", self.l1_coef, self.l1_coef >= 0, "a float >= 0")
+    l1_coef: float = setting(0.001, NON_NEGATIVE)
 
 
 @dataclass
 class KLSAEConfig(SAEConfig):
     """KL sparsity to a target mean activation ``rho``, weighted by ``beta``."""
 
-    rho: float = 0.05
-    beta: float = 0.1
-    activation: str = "sigmoid"
-    encoder_input: str = "centered"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_field("rho", self.rho, 0 < self.rho < 1, "a float in (0, 1)")
-        check_field("beta", self.beta, self.beta >= 0, "a float >= 0")
-        check_choice("activation", self.activation, KL_ACTIVATIONS)
+    rho: float = setting(0.05, PROBABILITY)
+    beta: float = setting(0.1, NON_NEGATIVE)
+    activation: str = setting("sigmoid", one_of(KL_ACTIVATIONS))
+    encoder_input: str = setting("centered", one_of(ENCODER_INPUTS))
 
 
 @dataclass
 class ThresholdSAEConfig(SAEConfig):
     """JumpReLU: learned per-latent thresholds, L0 penalty, straight-through gradients."""
 
-    l0_coef: float = 0.0001
-    threshold_init: float = 0.05
-    bandwidth: float = 0.01
-    encoder_input: str = "centered"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_field("l0_coef", self.l0_coef, self.l0_coef >= 0, "a float >= 0")
-        check_field("threshold_init", self.threshold_init, self.threshold_init > 0, "a positive float")
-        check_field("bandwidth", self.bandwidth, self.bandwidth > 0, "a positive float")
+    l0_coef: float = setting(0.0001, NON_NEGATIVE)
+    threshold_init: float = setting(0.05, POSITIVE)
+    bandwidth: float = setting(0.01, POSITIVE)
+    encoder_input: str = setting("centered", one_of(ENCODER_INPUTS))
 
 
 class SparseAutoencoder(CodeModel):

@@ -20,7 +20,8 @@ import torch
 
 from ..errors import Errors
 from ..io import FORMAT_VERSION, load_tensors, read_json, save_tensors, write_json_atomic
-from .base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, check_field
+from ..errors import ANY_INT, BOOL, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, RATE, SHARE, check_settings, setting
+from .base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch
 from ..progress import progress_bar
 
 LATEST = "latest.json"
@@ -44,29 +45,21 @@ class TrainConfig:
     at every step.
     """
 
-    lr: float = 3e-3
-    batch_size: int = 128
-    epochs: int = 30
-    min_steps: int = 0
-    grad_clip: float = 1.0
-    warmup_share: float = 0.02
-    final_lr_share: float = 0.1
-    constrain_from: float = 0.0
-    seed: int = 0
-    gpu_id: int = -1
-    amp: bool = True
-    checkpoint_every: int = 0
+    lr: float = setting(3e-3, POSITIVE)
+    batch_size: int = setting(128, POSITIVE_INT)
+    epochs: int = setting(30, POSITIVE_INT)
+    min_steps: int = setting(0, NON_NEGATIVE_INT.explained("0: epochs alone decide"))
+    grad_clip: float = setting(1.0, NON_NEGATIVE.explained("0 disables clipping"))
+    warmup_share: float = setting(0.02, RATE)
+    final_lr_share: float = setting(0.1, SHARE)
+    constrain_from: float = setting(0.0, RATE.explained("0: from the first step"))
+    seed: int = setting(0, ANY_INT)
+    gpu_id: int = setting(-1, ANY_INT)
+    amp: bool = setting(True, BOOL)
+    checkpoint_every: int = setting(0, NON_NEGATIVE_INT.explained("0: at epoch ends only"))
 
     def __post_init__(self) -> None:
-        check_field("lr", self.lr, self.lr > 0, "a positive float")
-        check_field("batch_size", self.batch_size, self.batch_size > 0, "a positive int")
-        check_field("epochs", self.epochs, self.epochs > 0, "a positive int")
-        check_field("min_steps", self.min_steps, self.min_steps >= 0, "an int >= 0 (0: epochs alone decide)")
-        check_field("grad_clip", self.grad_clip, self.grad_clip >= 0, "a float >= 0 (0 disables clipping)")
-        check_field("warmup_share", self.warmup_share, 0 <= self.warmup_share < 1, "a float in [0, 1)")
-        check_field("final_lr_share", self.final_lr_share, 0 <= self.final_lr_share <= 1, "a float in [0, 1]")
-        check_field("constrain_from", self.constrain_from, 0 <= self.constrain_from < 1, "a float in [0, 1) (0: from the first step)")
-        check_field("checkpoint_every", self.checkpoint_every, self.checkpoint_every >= 0, "an int >= 0 (0: at epoch ends only)")
+        check_settings(self)
 
     def n_epochs(self, n_batches: int) -> int:
         """Epochs to run over ``n_batches`` minibatches per epoch: ``epochs``, raised to reach ``min_steps``."""

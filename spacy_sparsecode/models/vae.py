@@ -44,42 +44,34 @@ import torch
 import torch.nn.functional as F
 
 from ..codes import SparseCodes
-from .base import CodeModel, CsrBatch, LossParts, ModelConfig, check_field, dense_codes, eval_mode, init_uniform_
+from ..errors import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, RATE, check_field, one_of, setting
+from ..text.featurize import SCALINGS
+from .base import CodeModel, CsrBatch, LossParts, ModelConfig, dense_codes, eval_mode, init_uniform_
 
 
 @dataclass
 class VAEConfig(ModelConfig):
     """Options shared by both VAEs (``scaling`` is the encoder's input; the loss uses counts)."""
 
-    scaling: str = "count"
-    hidden: int = 100
-    dropout: float = 0.2
-    beta: float = 1.0
-    kl_anneal_steps: int = 0
-    code_threshold: float = 0.0
-    prior_components: int = 10
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_field("hidden", self.hidden, isinstance(self.hidden, int) and self.hidden > 0, "a positive int")
-        check_field("prior_components", self.prior_components,
-                    isinstance(self.prior_components, int) and self.prior_components >= 0, "an int >= 0 (0: sample from the training prior)")
-        check_field("dropout", self.dropout, 0 <= self.dropout < 1, "a float in [0, 1)")
-        check_field("beta", self.beta, self.beta >= 0, "a float >= 0")
-        check_field("kl_anneal_steps", self.kl_anneal_steps, self.kl_anneal_steps >= 0, "an int >= 0 (0: no annealing)")
-        check_field("code_threshold", self.code_threshold, 0 <= self.code_threshold < 1, "a float in [0, 1)")
+    n_latents: int = setting(50, POSITIVE_INT)
+    k: int = setting(8, POSITIVE_INT)
+    scaling: str = setting("count", one_of(SCALINGS))
+    hidden: int = setting(100, POSITIVE_INT)
+    dropout: float = setting(0.2, RATE)
+    #: the KL weight (the topic-word matrix is the model's ``topic_word``)
+    beta: float = setting(1.0, NON_NEGATIVE)
+    kl_anneal_steps: int = setting(0, NON_NEGATIVE_INT.explained("0: no annealing"))
+    code_threshold: float = setting(0.0, RATE)
+    #: size of the ex-post Gaussian-mixture prior ``sample`` draws from
+    prior_components: int = setting(10, NON_NEGATIVE_INT.explained("0: sample from the training prior"))
 
 
 @dataclass
 class LogisticNormalConfig(VAEConfig):
     """ProdLDA-style VAE: ``alpha`` is the symmetric Dirichlet concentration it approximates."""
 
-    hidden: int = 200
-    alpha: float = 1.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_field("alpha", self.alpha, self.alpha > 0, "a positive float")
+    hidden: int = setting(200, POSITIVE_INT)
+    alpha: float = setting(1.0, POSITIVE)
 
 
 def batch_norm(layer: torch.nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:

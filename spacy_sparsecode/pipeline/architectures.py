@@ -12,40 +12,39 @@ validation name a bad field (``k = 0``) instead of failing with a traceback.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Literal, Tuple
+import dataclasses
+import inspect
+from typing import Any, Callable, Dict, Tuple
 
 import scipy.sparse as sp
 from spacy.util import registry
 from thinc.api import ArgsKwargs, ConfigValidationError, Model, PyTorchWrapper_v3, torch2xp, xp2torch
 
 from ..codes import SparseCodes
+from ..errors import Check, setting_check
 from ..models import CodeModel, CsrBatch, build_model, model_class
-from ..models.dictionary import CODINGS, METHODS
-from ..models.sae import ENCODER_INPUTS, KL_ACTIVATIONS, LOSSES
-from ..text.featurize import SCALINGS
 
 
 class _ConfigType(type):
-    """Metaclass of the constrained config types: each shows as what it expects, so spaCy's
-    config error reads "sparsecode.model -> k   at root: 0 is not an int > 0"."""
+    """Metaclass of the config types: each shows as what it expects, so spaCy's config error
+    reads "sparsecode.model -> k   at root: 0 is not an int > 0"."""
 
     def __repr__(cls) -> str:
         return cls.__doc__ or cls.__name__
 
 
-def _constrained(kind: type, expected: str, ok: Callable[[Any], bool]) -> type:
-    """The type of config values of ``kind`` (an int is a float too; a bool is neither) for which ``ok`` holds.
+def config_type(check: Check) -> type:
+    """The type hint that makes thinc's config validation enforce ``check`` (a setting's constraint).
 
     thinc's config (confection) checks a registered function's arguments against their type
     hints. It ignores ``Annotated`` bounds, hence no pydantic ``PositiveInt``, but runs the
     validator of a type's pydantic hooks: ``__get_pydantic_core_schema__`` (confection 1.3, as
     pydantic 2) or ``__get_validators__`` (older confection, through ``pydantic.v1``).
     """
-    kinds = (int,) if kind is int else (int, float)
 
     def validate(value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, kinds) or not ok(value):
-            raise ValueError(f"expected {expected}, got {value!r}")
+        if not check.ok(value):
+            raise ValueError(f"expected {check.expected}, got {value!r}")
         return value
 
     hooks = {
@@ -53,23 +52,8 @@ def _constrained(kind: type, expected: str, ok: Callable[[Any], bool]) -> type:
             lambda cls, source, handler: {"type": "function-plain", "function": {"type": "no-info", "function": validate}}),
         "__get_validators__": classmethod(lambda cls: iter((validate,))),
     }
-    return _ConfigType(kind.__name__, (), {"__doc__": expected, **hooks})
-
-
-PositiveInt = _constrained(int, "an int > 0", lambda v: v > 0)
-NonNegativeInt = _constrained(int, "an int >= 0", lambda v: v >= 0)
-PositiveFloat = _constrained(float, "a float > 0", lambda v: v > 0)
-NonNegativeFloat = _constrained(float, "a float >= 0", lambda v: v >= 0)
-Rate = _constrained(float, "a float in [0, 1)", lambda v: 0 <= v < 1)
-Share = _constrained(float, "a float in [0, 1]", lambda v: 0 <= v <= 1)
-Probability = _constrained(float, "a float in (0, 1)", lambda v: 0 < v < 1)
-# The Literal of a tuple is the Literal of its items: each list of choices is written once, by the code using it.
-Scaling = Literal[SCALINGS]
-Loss = Literal[LOSSES]
-EncoderInput = Literal[ENCODER_INPUTS]
-KLActivation = Literal[KL_ACTIVATIONS]
-Method = Literal[METHODS]
-Coding = Literal[CODINGS]
+    # shown in signatures as the plain type (``k: int = 16``), in config errors as ``check.expected``
+    return _ConfigType(check.kind.__name__, (), {"__doc__": check.expected, "__module__": "builtins", **hooks})
 
 
 def sparse_code_model(family: str, config: Dict[str, Any]) -> Model:
@@ -125,157 +109,33 @@ def _convert_outputs(model: Model, inputs_outputs: Tuple[Any, Any], is_train: bo
     return per_doc_loss, backprop
 
 
-# Options shared by the sparse autoencoder architectures, after their family's own:
-#   denoise_rate: share of each bag's words dropped from the encoder input while training
-#   diversity_coef: weight of the decoder-overlap penalty (mean cosine between latents)
-#   latents_per_word: each word is kept by at most this many latents' decoders (0: no limit)
-#   exclusivity: a word keeps a latent's weight only if >= this share of its largest (0: off)
-#   init_neighbours: latents start at the mean of this many similar documents (1: one)
-#   encoder_input: "linear" (x W_enc + b_enc), "centered" (W_enc (x - b_dec) + b_enc; default
-#     for KL and threshold) or "nonneg" (non-negative W_enc, no bias: TopK codes always use
-#     their k latents)
+def _architecture(family: str) -> Callable[..., Model]:
+    """The registered builder of ``family``: its keyword arguments are the family's config fields,
+    with their defaults and their constraints as config types (the config schema)."""
+
+    def build(**config: Any) -> Model[sp.csr_matrix, Any]:
+        return sparse_code_model(family, config)
+
+    params = [inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=spec.default,
+                                annotation=config_type(setting_check(spec)))
+              for spec in dataclasses.fields(model_class(family).config_class)]
+    build.__signature__ = inspect.Signature(params, return_annotation=Model)  # type: ignore[attr-defined]
+    build.__name__ = build.__qualname__ = f"build_{family}"
+    build.__doc__ = model_class(family).__doc__
+    return build
 
 
-@registry.architectures("spacy-sparsecode.TopKSAE.v1")
-def build_topk_sae(
-    n_latents: PositiveInt = 256,
-    k: PositiveInt = 16,
-    scaling: Scaling = "tfidf",
-    loss: Loss = "mse",
-    aux_k: NonNegativeInt = 64,
-    aux_coef: NonNegativeFloat = 0.125,
-    dead_after_docs: PositiveInt = 2000,
-    seed: int = 0,
-    denoise_rate: Rate = 0.0,
-    diversity_coef: NonNegativeFloat = 0.0,
-    latents_per_word: NonNegativeInt = 0,
-    exclusivity: Share = 0.0,
-    init_neighbours: PositiveInt = 1,
-    encoder_input: EncoderInput = "linear",
-) -> Model[sp.csr_matrix, Any]:
-    """TopK sparse autoencoder (non-negative decoder, AuxK dead-latent revival)."""
-    return sparse_code_model("topk", locals())
-
-
-@registry.architectures("spacy-sparsecode.L1SAE.v1")
-def build_l1_sae(
-    n_latents: PositiveInt = 256,
-    k: PositiveInt = 16,
-    scaling: Scaling = "tfidf",
-    loss: Loss = "mse",
-    l1_coef: NonNegativeFloat = 0.001,
-    aux_k: NonNegativeInt = 64,
-    aux_coef: NonNegativeFloat = 0.125,
-    dead_after_docs: PositiveInt = 2000,
-    seed: int = 0,
-    denoise_rate: Rate = 0.0,
-    diversity_coef: NonNegativeFloat = 0.0,
-    latents_per_word: NonNegativeInt = 0,
-    exclusivity: Share = 0.0,
-    init_neighbours: PositiveInt = 1,
-    encoder_input: EncoderInput = "linear",
-) -> Model[sp.csr_matrix, Any]:
-    """ReLU sparse autoencoder with an L1 penalty; inference codes keep the top ``k``."""
-    return sparse_code_model("l1", locals())
-
-
-@registry.architectures("spacy-sparsecode.KLSAE.v1")
-def build_kl_sae(
-    n_latents: PositiveInt = 256,
-    k: PositiveInt = 16,
-    scaling: Scaling = "tfidf",
-    loss: Loss = "mse",
-    rho: Probability = 0.05,
-    beta: NonNegativeFloat = 0.1,
-    activation: KLActivation = "sigmoid",
-    aux_k: NonNegativeInt = 64,
-    aux_coef: NonNegativeFloat = 0.125,
-    dead_after_docs: PositiveInt = 2000,
-    seed: int = 0,
-    denoise_rate: Rate = 0.0,
-    diversity_coef: NonNegativeFloat = 0.0,
-    latents_per_word: NonNegativeInt = 0,
-    exclusivity: Share = 0.0,
-    init_neighbours: PositiveInt = 1,
-    encoder_input: EncoderInput = "centered",
-) -> Model[sp.csr_matrix, Any]:
-    """Sparse autoencoder with the KL(rho || rho_hat) sparsity penalty (weight ``beta``); top ``k`` at inference."""
-    return sparse_code_model("kl", locals())
-
-
-@registry.architectures("spacy-sparsecode.ThresholdSAE.v1")
-def build_threshold_sae(
-    n_latents: PositiveInt = 256,
-    k: PositiveInt = 16,
-    scaling: Scaling = "tfidf",
-    loss: Loss = "mse",
-    l0_coef: NonNegativeFloat = 0.0001,
-    threshold_init: PositiveFloat = 0.05,
-    bandwidth: PositiveFloat = 0.01,
-    aux_k: NonNegativeInt = 64,
-    aux_coef: NonNegativeFloat = 0.125,
-    dead_after_docs: PositiveInt = 2000,
-    seed: int = 0,
-    denoise_rate: Rate = 0.0,
-    diversity_coef: NonNegativeFloat = 0.0,
-    latents_per_word: NonNegativeInt = 0,
-    exclusivity: Share = 0.0,
-    init_neighbours: PositiveInt = 1,
-    encoder_input: EncoderInput = "centered",
-) -> Model[sp.csr_matrix, Any]:
-    """JumpReLU sparse autoencoder (learned thresholds, L0 penalty); at most ``k`` active at inference."""
-    return sparse_code_model("threshold", locals())
-
-
-@registry.architectures("spacy-sparsecode.GaussianVAE.v1")
-def build_gaussian_vae(
-    n_latents: PositiveInt = 50,
-    k: PositiveInt = 8,
-    scaling: Scaling = "count",
-    hidden: PositiveInt = 100,
-    dropout: Rate = 0.2,
-    beta: NonNegativeFloat = 1.0,
-    kl_anneal_steps: NonNegativeInt = 0,
-    code_threshold: Rate = 0.0,
-    prior_components: NonNegativeInt = 10,
-    seed: int = 0,
-) -> Model[sp.csr_matrix, Any]:
-    """beta-VAE topic model (Gaussian latent, NVDM-style decoder); codes: top ``k`` of softmax(mu).
-    ``beta``: the KL weight; ``prior_components``: size of the ex-post Gaussian-mixture prior ``sample`` draws from."""
-    return sparse_code_model("gaussian", locals())
-
-
-@registry.architectures("spacy-sparsecode.LogisticNormalVAE.v1")
-def build_logistic_normal_vae(
-    n_latents: PositiveInt = 50,
-    k: PositiveInt = 8,
-    scaling: Scaling = "count",
-    hidden: PositiveInt = 200,
-    dropout: Rate = 0.2,
-    beta: NonNegativeFloat = 1.0,
-    alpha: PositiveFloat = 1.0,
-    kl_anneal_steps: NonNegativeInt = 0,
-    code_threshold: Rate = 0.0,
-    prior_components: NonNegativeInt = 10,
-    seed: int = 0,
-) -> Model[sp.csr_matrix, Any]:
-    """ProdLDA-style VAE (logistic-normal prior, batch-norm'd decoder); codes: top ``k`` of softmax(mu).
-    ``beta``: the KL weight; ``prior_components``: size of the ex-post Gaussian-mixture prior ``sample`` draws from."""
-    return sparse_code_model("logistic_normal", locals())
-
-
-@registry.architectures("spacy-sparsecode.Dictionary.v1")
-def build_dictionary(
-    n_latents: PositiveInt = 256,
-    k: PositiveInt = 16,
-    scaling: Scaling = "tfidf",
-    method: Method = "kmeans",
-    coding: Coding = "lasso",
-    alpha: PositiveFloat = 0.005,
-    lasso_iter: PositiveInt = 100,
-    epochs: PositiveInt = 5,
-    batch_size: PositiveInt = 1024,
-    seed: int = 0,
-) -> Model[sp.csr_matrix, Any]:
-    """Classical sparse coding: k-means or learned dictionary, OMP or lasso codes (fitted, not SGD-trained)."""
-    return sparse_code_model("dictionary", locals())
+#: The registered name of each family's architecture. A family's options, defaults and
+#: constraints are the fields of its config dataclass (models/).
+ARCHITECTURES = {
+    "spacy-sparsecode.TopKSAE.v1": "topk",
+    "spacy-sparsecode.L1SAE.v1": "l1",
+    "spacy-sparsecode.KLSAE.v1": "kl",
+    "spacy-sparsecode.ThresholdSAE.v1": "threshold",
+    "spacy-sparsecode.GaussianVAE.v1": "gaussian",
+    "spacy-sparsecode.LogisticNormalVAE.v1": "logistic_normal",
+    "spacy-sparsecode.Dictionary.v1": "dictionary",
+}
+# Module-level names for the package's spacy_architectures entry points.
+(build_topk_sae, build_l1_sae, build_kl_sae, build_threshold_sae, build_gaussian_vae, build_logistic_normal_vae,
+ build_dictionary) = (registry.architectures(name)(_architecture(family)) for name, family in ARCHITECTURES.items())

@@ -22,7 +22,7 @@ from spacy.attrs import IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LEMMA, LENGTH, LI
 from spacy.strings import StringStore, get_string_id
 from spacy.tokens import Doc
 
-from ..errors import Errors, Warnings, check_field
+from ..errors import BOOL, POSITIVE_INT, Check, Errors, Warnings, check_settings, one_of, setting
 
 #: Token attributes a vocabulary can be built on, by name.
 ATTRS: Dict[str, int] = {"LOWER": LOWER, "NORM": NORM, "LEMMA": LEMMA, "ORTH": ORTH}
@@ -46,30 +46,26 @@ def _is_float(value: Any) -> bool:
 class VocabConfig:
     """Which tokens become vocabulary terms, and which terms are kept."""
 
-    attr: str = "LOWER"
-    min_df: float = 2  # int >= 1: document count; float in (0, 1): share of documents
-    max_df: float = 0.5  # float in (0, 1]: share of documents; int >= 2: document count
-    max_size: Optional[int] = 20000  # keep the terms with the highest df (ties: by string)
-    drop_stop: bool = True
-    drop_punct: bool = True
-    drop_num: bool = True  # LIKE_NUM
-    drop_space: bool = True
-    min_length: int = 2  # characters of the token text
-    alpha_only: bool = False  # keep only alphabetic tokens (drops e-mail addresses, URLs, "a1", "^^^")
+    attr: str = setting("LOWER", one_of(tuple(ATTRS)))
+    #: int >= 1: document count; float in (0, 1): share of documents
+    min_df: float = setting(2, Check(float, "an int >= 1 (documents) or a float in (0, 1) (share of documents)",
+                                     lambda v: (_is_int(v) and v >= 1) or (_is_float(v) and 0 < v < 1)))
+    #: float in (0, 1]: share of documents; int >= 2: document count
+    max_df: float = setting(0.5, Check(float, "a float in (0, 1] (share of documents; 1.0 = all) or an int >= 2 (documents)",
+                                       lambda v: (_is_int(v) and v >= 2) or (_is_float(v) and 0 < v <= 1)))
+    #: keep the terms with the highest df (ties: by string)
+    max_size: Optional[int] = setting(20000, Check(int, "an int >= 1 or None (no limit)",
+                                                   lambda v: v is None or (_is_int(v) and v >= 1)))
+    drop_stop: bool = setting(True, BOOL)
+    drop_punct: bool = setting(True, BOOL)
+    drop_num: bool = setting(True, BOOL)  # LIKE_NUM
+    drop_space: bool = setting(True, BOOL)
+    min_length: int = setting(2, POSITIVE_INT)  # characters of the token text
+    #: keep only alphabetic tokens (drops e-mail addresses, URLs, "a1", "^^^")
+    alpha_only: bool = setting(False, BOOL)
 
     def __post_init__(self) -> None:
-        check_field("attr", self.attr, self.attr in ATTRS, f"one of {', '.join(ATTRS)}")
-        check_field("min_df", self.min_df, (_is_int(self.min_df) and self.min_df >= 1)
-                    or (_is_float(self.min_df) and 0 < self.min_df < 1),
-                    "an int >= 1 (documents) or a float in (0, 1) (share of documents)")
-        check_field("max_df", self.max_df, (_is_int(self.max_df) and self.max_df >= 2)
-                    or (_is_float(self.max_df) and 0 < self.max_df <= 1),
-                    "a float in (0, 1] (share of documents; 1.0 = all) or an int >= 2 (documents)")
-        check_field("max_size", self.max_size, self.max_size is None or (_is_int(self.max_size) and self.max_size >= 1),
-                    "an int >= 1 or None (no limit)")
-        for name in ("drop_stop", "drop_punct", "drop_num", "drop_space", "alpha_only"):
-            check_field(name, getattr(self, name), isinstance(getattr(self, name), bool), "a bool")
-        check_field("min_length", self.min_length, _is_int(self.min_length) and self.min_length >= 1, "an int >= 1")
+        check_settings(self)
 
 
 def lexeme_mask(flags: np.ndarray, config: VocabConfig) -> np.ndarray:
