@@ -17,8 +17,10 @@
 
 Every command runs as a subprocess with the same torch thread count (``--threads``,
 default 1: the machine is shared; OMP_NUM_THREADS is set for both trainers). The load
-average is recorded with each figure. Results: ``results/cli_scale.json`` and ``.md``.
-Run: ``python benchmarks/cli_scale.py [--n-docs 200000] [--n-small 20000]``.
+average is recorded with each figure. Settings: ``[cli_scale]`` in ``settings.toml``.
+
+    python -m benchmarks.cli_scale [--n-docs 200000] [--n-small 20000]   # -> cli_scale.{json,md}
+    python -m benchmarks.cli_scale --from-json      # measure nothing: rewrite the summary and table
 """
 
 from __future__ import annotations
@@ -33,18 +35,16 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from make_large_corpus import make_corpus  # noqa: E402
-from spacy_sparsecode.io import write_bytes_atomic, write_json_atomic  # noqa: E402
+if __package__:
+    from . import harness
+else:  # run as a file (python benchmarks/cli_scale.py): this folder is the import root
+    import harness
 
-RESULTS = ROOT / "benchmarks" / "results"
-CONFIG = ROOT / "configs" / "sae_topk.cfg"
+SETTINGS = harness.settings("cli_scale")
+CONFIG = harness.REPO / "configs" / "sae_topk.cfg"
 STEP_TIMER = '''
 import json, time
 import spacy
@@ -96,7 +96,7 @@ def measure(args: List[str], env: Dict[str, str]) -> Dict[str, Any]:
     load_before = os.getloadavg()[0]
     usage_before = os.times()
     peak = {"rss": 0, "pss": 0, "n_processes": 0}
-    start = time.perf_counter()
+    clock = harness.Timer()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     done = threading.Event()
 
@@ -112,7 +112,7 @@ def measure(args: List[str], env: Dict[str, str]) -> Dict[str, Any]:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     output = proc.communicate()[0]
-    wall = time.perf_counter() - start
+    wall = clock.seconds
     done.set()
     sampler.join()
     usage_after = os.times()
@@ -125,7 +125,7 @@ def measure(args: List[str], env: Dict[str, str]) -> Dict[str, Any]:
 
 
 def sparsecode(*args: Any) -> List[str]:
-    return [sys.executable, "-m", "spacy_sparsecode.cli.app", *map(str, args)]
+    return [sys.executable, "-m", "spacy_sparsecode", *map(str, args)]
 
 
 # --- the parts --------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def spacy_train_epochs(work: Path, env: Dict[str, str], epochs: int, overrides: 
     steps.unlink(missing_ok=True)
     options = [item for key, value in overrides.items() for item in (f"--components.sparsecode.model.{key}", str(value))]
     result = measure([sys.executable, "-m", "spacy", "train", str(CONFIG), "--output", str(work / "spacy-train"),
-                      "--code", str(code), "--paths.train", "bbc", "--paths.dev", str(ROOT / "corpora" / "sample.jsonl"),
+                      "--code", str(code), "--paths.train", "bbc", "--paths.dev", str(harness.REPO / "corpora" / "sample.jsonl"),
                       "--training.max_epochs", str(epochs + 2), "--training.eval_frequency", "1000000",
                       "--training.batcher.size", str(batch_size),
                       "--training.before_update", '{"@callbacks": "cli_scale.step_timer.v1", "path": "%s"}' % steps,
@@ -175,7 +175,7 @@ def fast_train_epochs(work: Path, env: Dict[str, str], epochs: int, threads: int
     out = work / "fast-bbc"
     options = [item for key, value in overrides.items() for item in (f"--{key.replace('_', '-')}", value)]
     result = measure(sparsecode("train", "bbc", out, "--config", CONFIG, "--epochs", epochs, "--batch-size", batch_size,
-                                "--lr", 3e-3, "--threads", threads, "--overwrite", *options), env)
+                                "--lr", SETTINGS["lr"], "--threads", threads, "--overwrite", *options), env)
     result.pop("output")
     meta = json.loads((out / "meta.json").read_text())["sparsecode_train"]
     return {**result, "epoch_seconds": [h["seconds"] for h in meta["history"]],
@@ -183,11 +183,12 @@ def fast_train_epochs(work: Path, env: Dict[str, str], epochs: int, threads: int
             "tokenise_s": meta["tokenise_seconds"], "train_s": meta["train_seconds"], "n_docs": meta["n_docs"]}
 
 
-def compare_trainers(work: Path, env: Dict[str, str], epochs: int, threads: int) -> List[Dict[str, Any]]:
-    """Fast trainer vs spacy train at equal batch sizes: the config's model at 128 and 1024, a smaller one at 128."""
+def compare_trainers(work: Path, env: Dict[str, str], epochs: int, threads: int, batch_sizes: List[int]) -> List[Dict[str, Any]]:
+    """Fast trainer vs spacy train at equal batch sizes: the config's model at each batch size, a smaller one at the first."""
     rows = []
-    config_model, smaller = ("configs/sae_topk.cfg (K=256, k=16)", {}), ("smaller: K=64, k=8", {"n_latents": 64, "k": 8})
-    for (name, overrides), batch_size in ((config_model, 128), (config_model, 1024), (smaller, 128)):
+    small = SETTINGS["smaller_model"]
+    config_model, smaller = ("configs/sae_topk.cfg (K=256, k=16)", {}), (f"smaller: K={small['n_latents']}, k={small['k']}", small)
+    for (name, overrides), batch_size in [*((config_model, size) for size in batch_sizes), (smaller, batch_sizes[0])]:
         fast = fast_train_epochs(work, env, epochs, threads, overrides, batch_size)
         print(json.dumps(fast), flush=True)
         slow = spacy_train_epochs(work, env, epochs, overrides, batch_size)
@@ -259,7 +260,8 @@ def markdown(results: Dict[str, Any]) -> str:
               f"- Peak memory (RSS summed over the process tree, the largest of the runs): {s['peak_rss_small_mb']:,.0f} MB at "
               f"{results['n_small']:,} docs, {s['peak_rss_large_mb']:,.0f} MB at {results['corpus']['n_docs']:,} docs "
               f"(ratio {s['rss_ratio']:.2f}; target flat and ≤ 1,536 MB: {'met' if s['memory_met'] else 'missed'}).", "",
-              "## Fast trainer vs `spacy train` (BBC, 2,225 articles, same model and batch size for both, Adam 3e-3)", "",
+              "## Fast trainer vs `spacy train` (BBC, 2,225 articles, same model and batch size for both, "
+              f"Adam {results.get('lr', SETTINGS['lr']):g})", "",
               "| model | batch | trainer | seconds per epoch | docs/s per epoch | whole run, wall s | ratio |",
               "|---|---:|---|---|---:|---:|---:|"]
     for row in results["train_compare"]:
@@ -280,38 +282,35 @@ def markdown(results: Dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-docs", type=int, default=200_000)
     parser.add_argument("--n-small", type=int, default=20_000)
     parser.add_argument("--train-epochs", type=int, default=3, help="Epochs of each trainer in the comparison.")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None, help="Temporary folder (default: a new one, deleted).")
-    parser.add_argument("--results", type=Path, default=RESULTS, help="Where cli_scale.json and .md go.")
+    parser.add_argument("--batch-sizes", default=",".join(map(str, SETTINGS["batch_sizes"])),
+                        help="Batch sizes of the trainer comparison, comma-separated (default %(default)s).")
+    harness.add_path_arguments(parser)
     parser.add_argument("--from-json", action="store_true",
                         help="Measure nothing: recompute the summary and the table from the saved cli_scale.json.")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.from_json:
-        results = json.loads((args.results / "cli_scale.json").read_text())
+        results = json.loads((args.out / "cli_scale.json").read_text())
         keys = sorted({r["corpus"] for r in results["encode"]}, key=lambda key: int(key.rstrip("k")))
         results["summary"] = summarize(results, keys[0], keys[-1])
-        write_json_atomic(args.results / "cli_scale.json", results)
-        write_bytes_atomic(args.results / "cli_scale.md", markdown(results).encode("utf8"))
-        print(markdown(results))
+        harness.write_results(args.out, "cli_scale", results, markdown(results))
         return
     work = args.workdir or Path(tempfile.mkdtemp(prefix="cli_scale."))
     work.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "PYTHONPATH": str(harness.REPO)}
     results: Dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                            "platform": platform.platform()},
-                               "threads": args.threads, "n_small": args.n_small, "gpu": gpu_status()}
+                               "threads": args.threads, "n_small": args.n_small, "gpu": gpu_status(), "lr": SETTINGS["lr"]}
     try:
         large = work / "large.jsonl"
-        results["corpus"] = make_corpus(large, args.n_docs)
-        small = work / "small.jsonl"
-        with open(large, "rb") as src, open(small, "wb") as dst:
-            for _, line in zip(range(args.n_small), src):
-                dst.write(line)
+        results["corpus"] = harness.write_synthetic_corpus(large, args.n_docs).stats()
+        small = harness.head(large, args.n_small, work / "small.jsonl")
         model = work / "model"
         trained = measure(sparsecode("train", small, model, "--config", CONFIG, "--epochs", 1, "--n-process", 2,
                                      "--threads", args.threads), env)
@@ -322,14 +321,13 @@ def main() -> None:
         print(json.dumps(results["model"]), flush=True)
         results["encode"] = encode_runs(model, {f"{args.n_small // 1000}k": small, f"{args.n_docs // 1000}k": large},
                                         work, env, args.threads)
-        results["train_compare"] = compare_trainers(work, env, args.train_epochs, args.threads)
+        results["train_compare"] = compare_trainers(work, env, args.train_epochs, args.threads,
+                                                    [int(size) for size in args.batch_sizes.split(",")])
     finally:
         if args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)
     results["summary"] = summarize(results, f"{args.n_small // 1000}k", f"{args.n_docs // 1000}k")
-    write_json_atomic(args.results / "cli_scale.json", results)
-    write_bytes_atomic(args.results / "cli_scale.md", markdown(results).encode("utf8"))
-    print(markdown(results))
+    harness.write_results(args.out, "cli_scale", results, markdown(results))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from .tables import markdown_table, write_results
 from .timing import Timer
 
 __all__ = [
-    "BENCHMARKS", "REPO", "Documents", "Fitted", "Newsgroups", "Split", "SummaryCorpus", "SyntheticCorpus", "System",
+    "corpora", "topics", "BENCHMARKS", "REPO", "Documents", "Fitted", "Newsgroups", "Split", "SummaryCorpus", "SyntheticCorpus", "System",
     "Timer", "TopicCorpus", "add_path_arguments", "bbc_split", "cache_dir", "cached", "dated_rows", "featurize", "head",
     "load_20ng", "load_bbc", "load_bbc_summaries", "markdown_table", "needs_family", "needs_module",
     "random_rows", "results_dir", "settings", "shared_corpora", "unavailable", "vocab_tag",
