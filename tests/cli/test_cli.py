@@ -1,4 +1,4 @@
-"""The ``sparsecode`` CLI: train / encode / topics / evaluate, bad input, resume after SIGKILL.
+"""The ``sparsecode`` CLI: train / encode / topics / evaluate, bad records, resume after SIGKILL.
 
 Small models on corpora/sample.jsonl (150 docs): --n-latents 32 --k 4 --epochs 2. Commands
 run in-process through typer's CliRunner, except the SIGKILL tests (subprocesses).
@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import List
@@ -22,32 +21,12 @@ import scipy.sparse as sp
 import spacy
 import torch
 from spacy.tokens import DocBin
-from typer.testing import CliRunner
 
-from spacy_sparsecode.cli.app import app
+from clitools import SAMPLE, SMALL, cli, run
 from spacy_sparsecode.text.corpora import read_corpus
 from spacy_sparsecode.io import load_tensors
 from spacy_sparsecode.models.trainer import TrainConfig
 from spacy_sparsecode.text.vocab import BagOfWordsVocab, VocabConfig
-
-SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample.jsonl"
-SMALL = ["--n-latents", "32", "--k", "4", "--epochs", "2", "--threads", "1"]
-runner = CliRunner()
-
-
-@pytest.fixture(autouse=True)
-def _restore_torch_threads():
-    """``--threads`` sets torch's global thread count: give other tests theirs back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-def run(*args: str, code: int = 0):
-    result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == code, result.output
-    return result
-
 
 def lines_of(path: Path) -> List[str]:
     return path.read_text(encoding="utf8").splitlines()
@@ -69,42 +48,32 @@ def same_weights(a: Path, b: Path) -> bool:
     return x.keys() == y.keys() and all(bool((x[k] == y[k]).all()) for k in x)
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("train") / "model"
-    threads = torch.get_num_threads()
-    result = run("train", SAMPLE, out, *SMALL)
-    torch.set_num_threads(threads)
-    assert "150 documents" in result.output
-    return out
-
-
 # --- train ------------------------------------------------------------------------------
-def test_train_matches_component_fit(model: Path) -> None:
+def test_train_matches_component_fit(cli_model: Path) -> None:
     """The CLI's cached-CSR path gives exactly the weights of SparseCoder.fit on the Docs."""
-    nlp = spacy.load(model)
+    nlp = spacy.load(cli_model)
     assert nlp.pipe_names == ["sparsecode"] and nlp("Shares rose.")._.sparse_code.dim == 32
-    assert "sparsecode_train" in json.loads((model / "meta.json").read_text())
+    assert "sparsecode_train" in json.loads((cli_model / "meta.json").read_text())
     torch.set_num_threads(1)  # as the CLI run (--threads 1): CPU sums depend on the thread count
     ref = spacy.blank("en")
     component = ref.add_pipe("sparsecode", config={"model": {"n_latents": 32, "k": 4, "seed": 0}})
     docs = list(ref.tokenizer.pipe(r.text for r in read_corpus(SAMPLE)))
     component.fit(docs, TrainConfig(epochs=2), progress=False)
     assert component.bow_vocab.strings == nlp.get_pipe("sparsecode").bow_vocab.strings
-    saved = load_tensors(model / "sparsecode" / "model.safetensors")
+    saved = load_tensors(cli_model / "sparsecode" / "model.safetensors")
     for name, tensor in component.torch_model.weight_tensors().items():
         assert bool((tensor.cpu() == saved[name]).all()), name
-    assert not (model.parent / "model.cache" / "checkpoints").exists()  # removed after success
+    assert not (cli_model.parent / "model.cache" / "checkpoints").exists()  # removed after success
 
 
-def test_train_reuses_cache_and_parallel_tokenising_agrees(model: Path, tmp_path: Path) -> None:
-    cache = model.parent / "model.cache"
+def test_train_reuses_cache_and_parallel_tokenising_agrees(cli_model: Path, tmp_path: Path) -> None:
+    cache = cli_model.parent / "model.cache"
     again = run("train", SAMPLE, tmp_path / "again", *SMALL, "--cache-dir", cache)
     assert "reused the cached corpus" in again.output
-    assert same_weights(model, tmp_path / "again")
+    assert same_weights(cli_model, tmp_path / "again")
     parallel = run("train", SAMPLE, tmp_path / "par", *SMALL, "--n-process", "2", "--chunk-size", "40")
     assert "tokenised" in parallel.output
-    assert same_weights(model, tmp_path / "par")
+    assert same_weights(cli_model, tmp_path / "par")
 
 
 @pytest.mark.parametrize("config", [
@@ -156,7 +125,7 @@ def test_topic_preset_constrains_the_decoder_late(tmp_path: Path) -> None:
     assert "--constrain-from" in run("train", SAMPLE, tmp_path / "x", "--constrain-from", "1.5", code=2).output
 
 
-def test_output_dir_that_is_not_ours_is_kept(model: Path, tmp_path: Path) -> None:
+def test_output_dir_that_is_not_ours_is_kept(cli_model: Path, tmp_path: Path) -> None:
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     (theirs / "notes.txt").write_text("precious")
@@ -171,29 +140,29 @@ def test_output_dir_that_is_not_ours_is_kept(model: Path, tmp_path: Path) -> Non
 
 
 # --- encode -----------------------------------------------------------------------------
-def test_encode_formats_agree_with_the_pipeline(model: Path, tmp_path: Path) -> None:
-    nlp = spacy.load(model)
+def test_encode_formats_agree_with_the_pipeline(cli_model: Path, tmp_path: Path) -> None:
+    nlp = spacy.load(cli_model)
     records = list(read_corpus(SAMPLE))
     expected = [doc._.sparse_code for doc in nlp.pipe(r.text for r in records)]
-    run("encode", model, SAMPLE, tmp_path / "c.npz", "--batch-size", "64")
+    run("encode", cli_model, SAMPLE, tmp_path / "c.npz", "--chunk-size", "64")
     codes = sp.load_npz(tmp_path / "c.npz")
     ids = np.load(tmp_path / "c.npz")["ids"]
     assert codes.shape == (150, 32) and ids.tolist() == [r.id for r in records]
     for i, code in enumerate(expected):
         assert codes[i].indices.tolist() == code.indices.tolist()
         np.testing.assert_allclose(codes[i].data, code.values, rtol=1e-6)
-    run("encode", model, SAMPLE, tmp_path / "c.parquet", "--batch-size", "40", "--n-process", "2")
+    run("encode", cli_model, SAMPLE, tmp_path / "c.parquet", "--chunk-size", "40", "--n-process", "2")
     table = pq.read_table(tmp_path / "c.parquet").to_pylist()
     assert [row["id"] for row in table] == ids.tolist()
     assert all(row["indices"] == codes[i].indices.tolist() for i, row in enumerate(table))
-    run("encode", model, SAMPLE, tmp_path / "c.spacy", "--batch-size", "100")
+    run("encode", cli_model, SAMPLE, tmp_path / "c.spacy", "--chunk-size", "100")
     docs = list(DocBin().from_disk(tmp_path / "c.spacy").get_docs(nlp.vocab))
     assert [d.user_data["sparsecode.id"] for d in docs] == ids.tolist()
     assert all(d._.sparse_code.indices.tolist() == codes[i].indices.tolist() for i, d in enumerate(docs))
     assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob(".*.tmp"))
-    assert "[E501]" in run("encode", model, SAMPLE, tmp_path / "c.npz", code=1).output
-    run("encode", model, SAMPLE, tmp_path / "c.npz", "--overwrite")
-    assert "[E502]" in run("encode", model, SAMPLE, tmp_path / "c.csv", code=1).output
+    assert "[E501]" in run("encode", cli_model, SAMPLE, tmp_path / "c.npz", code=1).output
+    run("encode", cli_model, SAMPLE, tmp_path / "c.npz", "--overwrite")
+    assert "[E502]" in run("encode", cli_model, SAMPLE, tmp_path / "c.csv", code=1).output
     assert "[E507]" in run("encode", tmp_path, SAMPLE, tmp_path / "d.npz", code=1).output
 
 
@@ -216,25 +185,25 @@ def bad_corpora(tmp_path: Path) -> dict:
     ("malformed", "[E204]", "line 4"), ("undecodable", "[E208]", "line 3"),
     ("missing_field", "[E206]", "line 5"), ("huge", "[E209]", "line 2"),
 ])
-def test_bad_input_fails_with_file_and_line_or_is_skipped(model: Path, tmp_path: Path, name: str, code: str, where: str) -> None:
+def test_bad_input_fails_with_file_and_line_or_is_skipped(cli_model: Path, tmp_path: Path, name: str, code: str, where: str) -> None:
     path = bad_corpora(tmp_path)[name]
-    failed = run("encode", model, path, tmp_path / "out.npz", code=1)
+    failed = run("encode", cli_model, path, tmp_path / "out.npz", code=1)
     assert code in failed.output and f"{path}, {where}" in failed.output
     assert not (tmp_path / "out.npz").exists() and not (tmp_path / "out.npz.partial").exists()
-    skipped = run("encode", model, path, tmp_path / "out.npz", "--on-error", "skip")
+    skipped = run("encode", cli_model, path, tmp_path / "out.npz", "--on-error", "skip")
     assert "Skipped 1 bad records" in skipped.output and f"{path}, {where}" in skipped.output
     assert sp.load_npz(tmp_path / "out.npz").shape[0] == 6
     if name == "missing_field":
         assert "Available fields: 'body', 'title'" in failed.output
 
 
-def test_missing_text_field_and_empty_corpus(model: Path, tmp_path: Path) -> None:
+def test_missing_text_field_and_empty_corpus(cli_model: Path, tmp_path: Path) -> None:
     wrong = run("train", SAMPLE, tmp_path / "m", *SMALL, "--text-field", "body", code=1)
     assert "[E206]" in wrong.output and "line 1" in wrong.output and "'text'" in wrong.output
     assert not (tmp_path / "m").exists()
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    assert "[E210]" in run("encode", model, empty, tmp_path / "e.npz", code=1).output
+    assert "[E210]" in run("encode", cli_model, empty, tmp_path / "e.npz", code=1).output
     assert "[E210]" in run("train", empty, tmp_path / "e", *SMALL, code=1).output
     assert not (tmp_path / "e.npz.partial").exists() and not (tmp_path / "e.cache" / "corpus" / "shards").exists()
 
@@ -249,26 +218,22 @@ def test_train_skips_bad_lines_and_reports_them(tmp_path: Path) -> None:
     assert "Skipped 1 bad records" in result.output and "150 documents" in result.output
 
 
-def test_encode_failure_midway_keeps_work_and_resumes(model: Path, tmp_path: Path) -> None:
+def test_encode_failure_midway_keeps_work_and_resumes(cli_model: Path, tmp_path: Path) -> None:
     corpus = tmp_path / "mid.jsonl"
     lines = lines_of(SAMPLE)
     corpus.write_text("\n".join(lines[:100] + ["{broken"] + lines[100:]) + "\n", encoding="utf8")
     out = tmp_path / "mid.npz"
-    failed = run("encode", model, corpus, out, "--batch-size", "30", code=1)
+    failed = run("encode", cli_model, corpus, out, "--chunk-size", "30", code=1)
     assert "[E509]" in failed.output and "90 documents before it" in failed.output and f"{corpus}, line 101" in failed.output
-    assert "[E503]" in run("encode", model, corpus, out, "--batch-size", "30", code=1).output
-    assert "[E504]" in run("encode", model, corpus, out, "--batch-size", "20", "--resume", code=1).output
-    resumed = run("encode", model, corpus, out, "--batch-size", "30", "--resume", "--on-error", "skip")
+    assert "[E503]" in run("encode", cli_model, corpus, out, "--chunk-size", "30", code=1).output
+    assert "[E504]" in run("encode", cli_model, corpus, out, "--chunk-size", "20", "--resume", code=1).output
+    resumed = run("encode", cli_model, corpus, out, "--chunk-size", "30", "--resume", "--on-error", "skip")
     assert "90 from the interrupted run" in resumed.output
-    run("encode", model, SAMPLE, tmp_path / "ref.npz", "--batch-size", "30")
+    run("encode", cli_model, SAMPLE, tmp_path / "ref.npz", "--chunk-size", "30")
     assert abs(sp.load_npz(out) - sp.load_npz(tmp_path / "ref.npz")).max() == 0
 
 
 # --- SIGKILL ------------------------------------------------------------------------------
-def cli(*args: object) -> List[str]:
-    return [sys.executable, "-m", "spacy_sparsecode.cli.app", *map(str, args)]
-
-
 def kill_when(args: List[str], ready, timeout: float = 60.0) -> None:
     """Start the command, SIGKILL it (and its workers) as soon as ``ready()``; it must still run."""
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -284,7 +249,7 @@ def kill_when(args: List[str], ready, timeout: float = 60.0) -> None:
         proc.wait()
 
 
-def test_train_sigkill_then_resume_gives_the_uninterrupted_result(model: Path, tmp_path: Path) -> None:
+def test_train_sigkill_then_resume_gives_the_uninterrupted_result(cli_model: Path, tmp_path: Path) -> None:
     args = ["--n-latents", "32", "--k", "4", "--epochs", "12", "--batch-size", "16", "--checkpoint-every", "5", "--threads", "1"]
     out = tmp_path / "killed"
     latest = tmp_path / "killed.cache" / "checkpoints" / "latest.json"
@@ -296,32 +261,32 @@ def test_train_sigkill_then_resume_gives_the_uninterrupted_result(model: Path, t
     assert same_weights(out, tmp_path / "straight")
 
 
-def test_encode_sigkill_then_resume_completes(model: Path, tmp_path: Path) -> None:
+def test_encode_sigkill_then_resume_completes(cli_model: Path, tmp_path: Path) -> None:
     corpus = repeat_sample(tmp_path / "big.jsonl", 30)
     out = tmp_path / "codes.parquet"
     progress = tmp_path / "codes.parquet.partial" / "progress.jsonl"
-    kill_when(cli("encode", model, corpus, out, "--batch-size", "50", "--threads", "1"),
+    kill_when(cli("encode", cli_model, corpus, out, "--chunk-size", "50", "--threads", "1"),
               lambda: progress.exists() and len(progress.read_bytes().splitlines()) >= 3)
     assert not out.exists()
-    assert "from the interrupted run" in run("encode", model, corpus, out, "--batch-size", "50", "--resume", "--threads", "1").output
-    run("encode", model, corpus, tmp_path / "ref.parquet", "--batch-size", "50", "--threads", "1")
+    assert "from the interrupted run" in run("encode", cli_model, corpus, out, "--chunk-size", "50", "--resume", "--threads", "1").output
+    run("encode", cli_model, corpus, tmp_path / "ref.parquet", "--chunk-size", "50", "--threads", "1")
     assert pq.read_table(out).equals(pq.read_table(tmp_path / "ref.parquet"))
     assert not (tmp_path / "codes.parquet.partial").exists()
 
 
 # --- topics / evaluate -----------------------------------------------------------------
-def test_topics_and_evaluate(model: Path, tmp_path: Path) -> None:
-    table = run("topics", model, "--top-n", "5")
+def test_topics_and_evaluate(cli_model: Path, tmp_path: Path) -> None:
+    table = run("topics", cli_model, "--top-n", "5")
     assert "top words" in table.output
-    topics = json.loads(run("topics", model, "--json").stdout)["topics"]
+    topics = json.loads(run("topics", cli_model, "--json").stdout)["topics"]
     assert len(topics) == 32 and all(len(words) == 10 for words in topics.values())
-    assert "probe_accuracy" in run("evaluate", model, SAMPLE).output
-    metrics = json.loads(run("evaluate", model, SAMPLE, "--json", "--output", tmp_path / "m.json").stdout)
+    assert "probe_accuracy" in run("evaluate", cli_model, SAMPLE).output
+    metrics = json.loads(run("evaluate", cli_model, SAMPLE, "--json", "--output", tmp_path / "m.json").stdout)
     assert metrics == json.loads((tmp_path / "m.json").read_text())
     assert metrics["n_docs"] == 150 and metrics["mean_l0"] <= 4
     for key in ("npmi_heldout", "td", "dead_share", "reconstruction_fit", "probe_accuracy", "cluster_nmi"):
         assert isinstance(metrics[key], float), key
     unlabelled = tmp_path / "plain.txt"
     unlabelled.write_text("\n".join(r.text for r in read_corpus(SAMPLE)), encoding="utf8")
-    plain = json.loads(run("evaluate", model, unlabelled, "--json").stdout)
+    plain = json.loads(run("evaluate", cli_model, unlabelled, "--json").stdout)
     assert plain["probe_accuracy"] is None and plain["cluster_nmi"] is None and plain["n_docs"] == 150

@@ -40,6 +40,8 @@ def test_report_writes_pngs_and_self_contained_html(tiny_model, tmp_path):
     text = page.read_text(encoding="utf8")
     assert text.count('src="data:image/png;base64,') == 5
     assert "file://" not in text and "<script" not in text
+    with pytest.raises(FileExistsError, match="E501"):
+        build_report(tiny_model, out, corpus=str(SAMPLE), max_docs=100)
 
 
 def test_report_without_history_or_peers_says_so(tiny_model, tmp_path):
@@ -56,15 +58,6 @@ def test_report_without_history_or_peers_says_so(tiny_model, tmp_path):
     text = page.read_text(encoding="utf8")
     assert "No history.json" in text and "Pass --peers" in text
     assert not (tmp_path / "out" / "training.png").exists()
-
-
-def test_cli_report_is_registered():
-    from typer.testing import CliRunner
-
-    from spacy_sparsecode.cli.app import app
-
-    result = CliRunner().invoke(app, ["report", "--help"])
-    assert result.exit_code == 0 and "report" in result.output.lower()
 
 
 def test_peer_labels_of_nearby_points_go_to_separate_lines():

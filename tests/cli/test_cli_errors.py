@@ -1,0 +1,109 @@
+"""Every command, given bad input, prints one line naming the error and the fix, and exits 1.
+
+A missing corpus for every corpus-reading command, a missing or non-pipeline model folder,
+an existing output without --overwrite, and each command's own bad input (corrupt packed
+bytes, a bad summary budget, sampling from a model that cannot sample).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clitools import SAMPLE, fails_with, run
+
+#: Each command with its arguments: {model}, {corpus}, {out} are filled in by the tests.
+COMMANDS = {
+    "train": ["train", "{corpus}", "{out}", "--epochs", "1"],
+    "encode": ["encode", "{model}", "{corpus}", "{out}.npz"],
+    "evaluate": ["evaluate", "{model}", "{corpus}", "-o", "{out}.json"],
+    "compress": ["compress", "{model}", "{corpus}", "{out}.bin"],
+    "summarize": ["summarize", "{model}", "{corpus}", "{out}.jsonl"],
+    "generate": ["generate", "{model}", "{corpus}", "{out}.jsonl", "--doc", "0"],
+    "report": ["report", "{model}", "{out}", "--corpus", "{corpus}"],
+    "demo": ["demo", "--corpus", "{corpus}", "-o", "{out}", "--epochs", "1"],
+}
+MODEL_COMMANDS = [name for name, args in COMMANDS.items() if "{model}" in args]
+
+
+def args_of(command: str, model: Path, corpus: Path, out: Path) -> list:
+    return [a.format(model=model, corpus=corpus, out=out) for a in COMMANDS[command]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_missing_corpus(command: str, cli_model: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "missing.jsonl"
+    line = fails_with("[E202]", *args_of(command, cli_model, missing, tmp_path / "out"))
+    assert str(missing) in line
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("command", [*MODEL_COMMANDS, "topics", "decompress"])
+@pytest.mark.parametrize("folder", ["missing", "not a pipeline"])
+def test_a_model_folder_that_is_not_a_pipeline(command: str, folder: str, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    if folder == "not a pipeline":
+        model.mkdir()
+        (model / "notes.txt").write_text("not a model")
+    packed = tmp_path / "codes.bin"
+    packed.write_bytes(b"x")
+    args = {"topics": ["topics", model], "decompress": ["decompress", model, packed, tmp_path / "out.jsonl"]}
+    line = fails_with("[E507]", *args.get(command) or args_of(command, model, SAMPLE, tmp_path / "out"))
+    assert str(model) in line and "sparsecode train" in line
+
+
+@pytest.mark.parametrize("command", [name for name in COMMANDS if name not in ("train", "demo")])
+def test_an_existing_output_without_overwrite(command: str, cli_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    written = {"report": out / "report.html", "encode": out.with_suffix(".npz"), "evaluate": out.with_suffix(".json"),
+               "compress": out.with_suffix(".bin")}.get(command, out.with_suffix(".jsonl"))
+    written.parent.mkdir(exist_ok=True)
+    written.write_text("precious")
+    line = fails_with("[E501]", *args_of(command, cli_model, SAMPLE, out))
+    assert str(written) in line and "--overwrite" in line
+    assert written.read_text() == "precious"
+
+
+@pytest.mark.parametrize("command", ["train", "demo"])
+def test_a_folder_not_written_by_sparsecode(command: str, cli_model: Path, tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("precious")
+    line = fails_with("[E500]", *args_of(command, cli_model, SAMPLE, theirs))
+    assert str(theirs) in line and "--overwrite" in line
+    assert (theirs / "notes.txt").read_text() == "precious"
+
+
+@pytest.mark.parametrize("bytes_,error", [("garbage", "[E400]"), ("truncated", "[E401]"), ("of another model", "[E402]")])
+def test_decompress_refuses_bytes_it_cannot_trust(bytes_: str, error: str, cli_model: Path, saved_pipeline: Path,
+                                                  tmp_path: Path) -> None:
+    packed = tmp_path / "codes.bin"
+    if bytes_ == "garbage":
+        packed.write_bytes(b"not codes")
+    else:
+        run("compress", saved_pipeline if bytes_ == "of another model" else cli_model, SAMPLE, packed, "--limit", "5")
+    if bytes_ == "truncated":
+        packed.write_bytes(packed.read_bytes()[:-7])
+    fails_with(error, "decompress", cli_model, packed, tmp_path / "codes.jsonl")
+    assert not (tmp_path / "codes.jsonl").exists()
+
+
+@pytest.mark.parametrize("budget,error", [(["--sentences", "0"], "[E404]"), (["--ratio", "1.5"], "[E406]"),
+                                          (["--sentences", "2", "--ratio", "0.5"], "[E407]")])
+def test_summarize_refuses_a_bad_budget(budget: list, error: str, cli_model: Path, tmp_path: Path) -> None:
+    fails_with(error, "summarize", cli_model, SAMPLE, tmp_path / "s.jsonl", *budget)
+
+
+@pytest.mark.parametrize("mode", [[], ["--near", "0"]])
+def test_generate_sampling_from_a_model_that_cannot_sample(mode: list, cli_model: Path, tmp_path: Path) -> None:
+    line = fails_with("[E409]", "generate", cli_model, SAMPLE, tmp_path / "g.jsonl", *mode)
+    assert "gaussian" in line and "'topk'" in line
+
+
+def test_a_bad_model_option_and_a_bad_record(cli_model: Path, tmp_path: Path) -> None:
+    fails_with("[E505]", "train", SAMPLE, tmp_path / "m", "--model", "nosuch")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "fine"}\n{"text": oops}\n', encoding="utf8")
+    line = fails_with("[E204]", "compress", cli_model, broken, tmp_path / "c.bin")
+    assert f"{broken}, line 2" in line and "--on-error skip" in line
