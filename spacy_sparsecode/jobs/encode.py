@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..errors import Errors
 from ..io import atomic_path, write_bytes_atomic

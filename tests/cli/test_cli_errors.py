@@ -107,3 +107,11 @@ def test_a_bad_model_option_and_a_bad_record(cli_model: Path, tmp_path: Path) ->
     broken.write_text('{"text": "fine"}\n{"text": oops}\n', encoding="utf8")
     line = fails_with("[E204]", "compress", cli_model, broken, tmp_path / "c.bin")
     assert f"{broken}, line 2" in line and "--on-error skip" in line
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_corpus_command_takes_the_corpus_options(command: str) -> None:
+    shown = run(command, "--help").output
+    for option in ("--text-field", "--limit", "--on-error", "--max-chars", "--n-process", "--chunk-size"):
+        assert option in shown, option
+    assert ("--batch-size" in shown) == (command == "train")  # only train's minibatch has that name
