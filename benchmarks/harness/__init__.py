@@ -6,7 +6,7 @@ from .corpora import (Documents, Newsgroups, Split, SummaryCorpus, SyntheticCorp
                       load_20ng, load_bbc, load_bbc_summaries, random_rows, write_synthetic_corpus)
 from .matrices import TopicCorpus, cached, featurize, vocab_tag
 from .paths import BENCHMARKS, REPO, add_path_arguments, cache_dir, results_dir, shared_corpora
-from .settings import settings
+from .tuning import settings
 from .systems import Fitted, System, needs_family, needs_module, unavailable
 from .tables import markdown_table, write_results
 from .timing import Timer

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 from .corpora import NEWSGROUPS_FILE, bbc_split, load_20ng, load_bbc
 from .matrices import TopicCorpus, cached, featurize, vocab_tag
-from .settings import settings
+from .tuning import settings
 from .systems import Fitted, System, needs_family, needs_module
 from .timing import Timer
 
