@@ -115,3 +115,17 @@ def test_every_corpus_command_takes_the_corpus_options(command: str) -> None:
     for option in ("--text-field", "--limit", "--on-error", "--max-chars", "--n-process", "--chunk-size"):
         assert option in shown, option
     assert ("--batch-size" in shown) == (command == "train")  # only train's minibatch has that name
+
+
+@pytest.mark.parametrize("command,said", [("topics", "Interrupted."), ("encode", "rerun the same command with --resume")])
+def test_ctrl_c_exits_130(command: str, said: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import spacy_sparsecode.cli.app as app_module
+    import spacy_sparsecode.cli.tasks as tasks_module
+
+    def interrupt(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tasks_module, "load_pipeline", interrupt)
+    monkeypatch.setattr(app_module, "encode_corpus", interrupt)
+    args = {"topics": ["topics", tmp_path], "encode": ["encode", tmp_path, SAMPLE, tmp_path / "c.npz"]}[command]
+    assert said in run(*args, code=130).stderr
