@@ -15,7 +15,7 @@ Target: packed codes >= 20x smaller than gzip'd text, probe accuracy within 2 po
 Settings: ``[compress]`` in ``settings.toml``.
 
     python -m benchmarks.compress                 # -> compress.{json,md} in the results folder
-    python -m benchmarks.compress --epochs 1 --out /tmp/smoke
+    python -m benchmarks.compress --epochs 1 --out SMOKE_DIR
 
 ``--epochs`` defaults to env ``BENCH_EPOCHS``, else the settings.
 """

@@ -14,7 +14,7 @@ mean over articles. Target: ours >= TextRank and >= lead-3 on ROUGE-2. Settings:
 ``[summarize]`` in ``settings.toml``.
 
     python -m benchmarks.summarize                       # -> summarize.{json,md} in the results folder
-    python -m benchmarks.summarize --limit 50 --epochs 1 --out /tmp/smoke
+    python -m benchmarks.summarize --limit 50 --epochs 1 --out SMOKE_DIR
     python -m benchmarks.summarize --model PIPELINE      # a trained pipeline instead of training one
 
 ``--limit`` scores the first n articles only (default: env ``BENCH_LIMIT``, else all); ``--model``
