@@ -247,10 +247,15 @@ def build_foldoc_en(debian_root: str) -> list[dict]:
         for line in f:
             head, off, length = line.rstrip("\n").split("\t")
             entries.setdefault((_dictd_num(off), _dictd_num(length)), []).append(head)
+    # Debian appends its own "Dictionary.debian" entries (another licence) after FOLDOC's:
+    # stop there, so the corpus is FOLDOC only (GFDL)
+    debian_start = min((o for (o, _), hs in entries.items() if "dictionary.debian" in (h.lower() for h in hs)), default=None)
     out, used = [], set()
     for (off, length), heads in sorted(entries.items()):
         if any(h.startswith("00-database") for h in heads):
             continue  # the database's own header entries (info, url, licence notice)
+        if debian_start is not None and off >= debian_start:
+            continue
         raw = data[off:off + length].decode("utf-8")
         lines = raw.strip("\n").split("\n")
         # first lines (unindented) are the headword and its variants; the body is indented
