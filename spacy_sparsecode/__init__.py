@@ -4,6 +4,7 @@ Importing the package registers the ``sparsecode`` factory, the architectures, t
 reader and the Doc extensions. The names below are the public API.
 """
 
+import importlib.metadata
 import sys
 
 from .codes import SparseCode, SparseCodes
@@ -19,6 +20,6 @@ install_extensions()
 # ``spacy_sparsecode.training`` was the trainer's module before the stage folders: keep the import path.
 sys.modules[f"{__name__}.training"] = _trainer
 
-__version__ = "0.1.0"
+__version__ = importlib.metadata.version("spacy-sparsecode")  # one source: pyproject.toml
 __all__ = ["SparseCode", "SparseCodes", "SparseCoder", "make_sparsecode", "BagOfWordsVocab", "VocabConfig",
            "TrainConfig", "__version__"]

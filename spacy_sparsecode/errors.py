@@ -128,7 +128,7 @@ class Errors(metaclass=_WithCodes):
     )
     # CLI (E5xx)
     E500 = (
-        "{path} exists and was not written by `sparsecode train` ({what}): refusing to "
+        "{path} exists and was not written by `sparsecode train` or `sparsecode demo` ({what}): refusing to "
         "overwrite it. Choose another output directory, or pass --overwrite to replace it."
     )
     E501 = "Output {path} already exists: pass --overwrite to replace it, or choose another output path."

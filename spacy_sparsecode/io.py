@@ -53,6 +53,13 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def check_output_file(path: PathLike, overwrite: bool) -> None:
+    """Refuse (E501) to replace an existing ``path`` unless ``overwrite``."""
+    path = Path(path)
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise FileExistsError(Errors.E501.format(path=path))
+
+
 def write_bytes_atomic(path: PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (fsync'd before the rename)."""
     with atomic_path(path) as tmp:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import srsly
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import srsly
 
 from spacy_sparsecode.codes import SparseCode, SparseCodes
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from spacy_sparsecode.io import (FORMAT_VERSION, atomic_path, check_format_version, load_tensors, read_json, save_tensors,
-                                 write_bytes_atomic, write_json_atomic)
+from spacy_sparsecode.io import (FORMAT_VERSION, atomic_path, check_format_version, load_tensors, read_json,
+                                 save_tensors, write_bytes_atomic, write_json_atomic)
 
 
 def test_atomic_path_renames_only_on_success(tmp_path: Path):

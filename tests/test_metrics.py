@@ -5,18 +5,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from spacy_sparsecode.metrics import (
-    cluster_nmi,
-    dead_share,
-    mean_l0,
-    npmi,
-    perplexity,
-    probe_accuracy,
-    reconstruction_error,
-    top_words,
-    topic_diversity,
-    topic_report,
-)
+from spacy_sparsecode.metrics import (cluster_nmi, dead_share, mean_l0, npmi, perplexity, probe_accuracy,
+                                      reconstruction_error, top_words, topic_diversity, topic_report)
 
 # columns: 0 in docs {0,1,2}; 1 in {0,1}; 2 in {2,3}; 3 in {0,1}; 4 never; 5 and 6 in all docs
 TOY = sp.csr_matrix(

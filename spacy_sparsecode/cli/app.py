@@ -18,9 +18,9 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ..io import write_json_atomic
-from ..jobs.corpus_cache import CorpusOptions
-from ..jobs.encode import EncodeJob, check_output_file, encode_corpus
+from ..io import check_output_file, write_json_atomic
+from ..jobs.chunks import CorpusOptions
+from ..jobs.encode import EncodeJob, encode_corpus
 from ..jobs.evaluate import evaluate_corpus
 from ..progress import progress_bar
 from . import report, tasks, train
@@ -81,8 +81,7 @@ def encode(
 @reads_corpus
 def evaluate(
     model: ModelArg,
-    corpus: Annotated[str, typer.Argument(help="Evaluation corpus (held-out documents; labels are used when "
-                                               "present), any format `train` reads.", show_default=False)],
+    corpus: CorpusArg,
     label_field: Annotated[str, typer.Option(help="Field holding the label (probe accuracy, cluster NMI).")] = "label",
     seed: Annotated[int, typer.Option(help="Seed of the probe's train/test split.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -92,7 +91,8 @@ def evaluate(
     *,
     reading: CorpusOptions,
 ) -> None:
-    """Score a model on a corpus: NPMI, TD, L0, dead share, reconstruction fit, probe accuracy, NMI."""
+    """Score a model on a corpus (held-out documents; labels are used when present): NPMI, TD, L0, dead
+    share, reconstruction fit, probe accuracy, NMI."""
     set_threads(threads)
     if output is not None:
         check_output_file(output, overwrite)

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from ..jobs.corpus_cache import CorpusOptions
+from ..jobs.chunks import CorpusOptions
 from ..jobs.train import TrainingInterrupted
 from ..models.trainer import TrainingError
 from ..progress import progress_bar

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..jobs.corpus_cache import CorpusOptions
+from ..jobs.chunks import CorpusOptions
 from ..jobs.report import build_report
 from .options import CorpusOpt, ModelArg, Overwrite, console, handle_errors, reads_corpus
 

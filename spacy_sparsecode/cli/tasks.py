@@ -13,19 +13,16 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any, List, Literal, Optional, Tuple
 
-import scipy.sparse as sp
 import typer
 from rich.table import Table
 
-from ..codes import SparseCodes
-from ..io import write_bytes_atomic
-from ..jobs.corpus_cache import CorpusOptions
-from ..jobs.encode import check_output_file
+from ..io import check_output_file, write_bytes_atomic
+from ..jobs.chunks import CorpusOptions
 from ..jobs.pipelines import load_pipeline
 from ..tasks import generate as gen
 from ..tasks.compress import compress as compress_codes
 from ..tasks.compress import decompress as decompress_codes
-from ..tasks.summarize import budget, sentence_spans
+from ..tasks.summarize import budget
 from ..tasks.summarize import summarize as summarize_doc
 from ..tasks.topics import decoded_keywords, topic_words
 from .options import CorpusArg, ModelArg, Overwrite, console, handle_errors, reads_corpus, with_progress
@@ -154,8 +151,7 @@ def _doc_ref(value: str, docs: List[Any], nlp: Any, option: str) -> Tuple[str, A
 @reads_corpus
 def generate(
     model: ModelArg,
-    corpus: Annotated[str, typer.Argument(help="Corpus for the sentence index (and the real L0 distribution): any "
-                                               "format `train` reads, or 'bbc'.", show_default=False)],
+    corpus: CorpusArg,
     output: Output,
     n: Annotated[int, typer.Option(min=1, help="Codes to sample from the prior, or around --near (VAE models).")] = 5,
     doc: Annotated[Optional[int], typer.Option(help="Steer the code of this corpus document (index) instead of "
@@ -178,51 +174,31 @@ def generate(
     *,
     reading: CorpusOptions,
 ) -> None:
-    """Generate codes (VAE: sample, near a document, interpolate; SAE: steer, interpolate) as bags, keywords and real sentences."""
+    """Generate codes (VAE: sample, near a document, interpolate; SAE: steer, interpolate) as bags, keywords and
+    real sentences; the corpus gives the sentences to retrieve and the real L0 distribution."""
     modes = [name for name, value in (("--doc", doc), ("--near", near), ("--between", between)) if value is not None]
     if len(modes) > 1:
         raise typer.BadParameter(f"pass one of --doc, --near, --between, not {' and '.join(modes)}")
     check_output_file(output, overwrite)
     nlp, component = load_pipeline(model)
-    torch_model = component.torch_model
     if doc is None and between is None:
-        gen.require_sampler(torch_model, "sparsecode generate --near" if near is not None else "sparsecode generate")
+        gen.require_sampler(component.torch_model, "sparsecode generate --near" if near is not None else "sparsecode generate")
     _, docs = _corpus_docs(nlp, component, corpus, reading)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sents = [s for d in docs for s in sentence_spans(d, warn=False)]
-    index = gen.SentenceIndex.build(component.featurize(s.as_doc() for s in sents), [s.text for s in sents],
-                                    component.bow_vocab.idf())
-    real = component.codes(docs)
-    extra: List[dict]
+        index = gen.sentence_index(component, docs)
     if near is not None:
-        label, source = _doc_ref(near, docs, nlp, "--near")
-        own = component.codes([source])
-        drawn = gen.near(torch_model, component.featurize([source]), temperature, n, seed, real.l0)
-        codes = SparseCodes.stack([own, drawn])
-        extra = [{"kind": "document", "source": label}] + [{"kind": "near", "temperature": temperature}] * n
+        generated = gen.near_document(component, _doc_ref(near, docs, nlp, "--near"), docs, temperature, n, seed)
     elif between is not None:
-        (label_a, doc_a), (label_b, doc_b) = (_doc_ref(v, docs, nlp, "--between") for v in between)
-        codes = gen.interpolate(component.featurize([doc_a]), component.featurize([doc_b]), steps, model=torch_model)
-        how = "posterior" if gen.can_encode_posterior(torch_model) else "code space"
-        extra = [{"kind": "interpolate", "step": i, "t": round(i / (steps - 1), 4), "from": label_a, "to": label_b,
-                  "through": how} for i in range(steps)]
+        generated = gen.between_documents(component, *(_doc_ref(v, docs, nlp, "--between") for v in between), steps)
     elif doc is None:
-        if gen.ensure_prior(torch_model, component.featurize(docs)):
+        generated, fitted_now = gen.sampled(component, docs, n, seed)
+        if fitted_now:
             console.print("[yellow]The model's ex-post prior was not fitted (a spacy train model?): "
                           f"fitted it on {len(docs)} documents of {corpus} for this run (not saved).[/yellow]")
-        codes = gen.sample(torch_model, n, real.l0, seed)
-        extra = [{"kind": "sample"}] * n
     else:
-        if not 0 <= doc < len(docs):
-            raise typer.BadParameter(f"--doc must be in [0, {len(docs)}), got {doc}")
-        on, off = on or [], off or []
-        base = real[doc]
-        steered = gen.steer(base, on=on, off=off)
-        codes = SparseCodes(sp.vstack([sp.csr_matrix(c.to_dense()[None]) for c in (base, steered)], format="csr"))
-        extra = [{"kind": "document", "source": f"document {doc}"}, {"kind": "steered", "on": on, "off": off}]
-    rows = [info | row for info, row in zip(extra, gen.describe(torch_model, codes, component.bow_vocab.strings, index,
-                                                                 n_sentences=sentences))]
+        generated = gen.steered_document(component, _doc_ref(str(doc), docs, nlp, "--doc"), on or [], off or [])
+    rows = generated.describe(component, index, n_sentences=sentences)
     _write_jsonl(output, rows)
     for row in rows:
         console.print(f"[dim]{row['kind']}[/dim] [bold]{' '.join(row['keywords'])}[/bold]: " + " ".join(row["sentences"])[:300])

@@ -9,13 +9,13 @@ from typing import Annotated, Any, Dict, Optional
 import typer
 from rich.table import Table
 
-from ..jobs.corpus_cache import CorpusOptions
+from ..jobs.chunks import CorpusOptions
 from ..jobs.pipelines import META_KEY, build_pipeline, check_output_dir, write_pipeline
 from ..jobs.train import TrainJob, train_corpus
 from ..models.trainer import TrainConfig
 from ..tasks.topics import topic_words
-from .options import (RESUME_HINT, CorpusArg, CorpusOpt, GpuId, Overwrite, Threads, console, handle_errors, reads_corpus,
-                      report_skipped, set_threads)
+from .options import (RESUME_HINT, CorpusArg, CorpusOpt, GpuId, Overwrite, Threads, console, handle_errors,
+                      reads_corpus, report_skipped, set_threads)
 
 Epochs = Annotated[int, typer.Option(min=1, help="Training epochs.")]
 

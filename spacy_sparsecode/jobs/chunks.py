@@ -2,9 +2,11 @@
 
 ``map_chunks`` spreads chunks over this process and ``n_process - 1`` worker processes
 (each set up once by a ``setup`` function) and yields the results in input order, with a
-bounded number of chunks pending, so memory does not grow with the corpus. ``ChunkLog`` records the finished chunks of a job (one fsync'd JSON
-line each, under a signature of the job's settings), so an interrupted job resumes by
-skipping them. The CLI's ``train`` (tokenising) and ``encode`` are both built on these two.
+bounded number of chunks pending, so memory does not grow with the corpus. ``ChunkLog``
+records the finished chunks of a job (one fsync'd JSON line each, under a signature of the
+job's settings), so an interrupted job resumes by skipping them. ``CorpusOptions`` is how
+every corpus job reads and chunks its corpus. ``train`` (tokenising), ``encode`` and
+``evaluate`` are built on these.
 """
 
 from __future__ import annotations
@@ -19,12 +21,18 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, TypeVar
+from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Deque, Dict, Iterable, Iterator, List, Literal,
+                    Optional, Tuple, TypeVar, Union)
 
-from ..text.corpora import CorpusError
-from ..errors import Errors
+from ..errors import POSITIVE_INT, Errors, check_settings, setting
 from ..io import FORMAT_VERSION, read_json, write_json_atomic
+from ..text.corpora import DEFAULT_MAX_CHARS, CorpusError, CorpusReader, corpus_fingerprint, read_corpus
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
 
 T = TypeVar("T")
 JOB_FILE = "job.json"
@@ -50,7 +58,7 @@ def _exit_with(parent: int) -> None:
     os._exit(1)  # the parent was killed: do not linger
 
 
-def _init_worker(parent: int, setup: Callable[..., None], args: Tuple[Any, ...]) -> None:
+def _init_worker(parent: int, setup: Callable[[], None]) -> None:
     # Workers leave Ctrl-C to the parent (which stops cleanly), exit if it dies, and use one
     # thread each: the processes themselves are the parallelism.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -58,7 +66,7 @@ def _init_worker(parent: int, setup: Callable[..., None], args: Tuple[Any, ...])
     import torch
 
     torch.set_num_threads(1)
-    setup(*args)
+    setup()
 
 
 def map_chunks(
@@ -66,20 +74,20 @@ def map_chunks(
     work: Callable[[Any], Any],
     *,
     n_process: int,
-    setup: Callable[..., None],
-    setup_args: Tuple[Any, ...] = (),
+    setup: Callable[[], None],
 ) -> Iterator[Tuple[int, Any, Any]]:
     """Run ``work(payload)`` for each ``(index, meta, payload)``; yield ``(index, meta, result)`` in order.
 
     This process works too: ``n_process - 1`` worker processes (started with "spawn", so no
     torch or OpenMP state is forked) each keep two chunks queued, and this process runs
-    ``work`` on the next chunk itself whenever their queues are full. ``work`` and
-    ``setup`` must be module-level functions; ``setup(*setup_args)`` runs once per process.
+    ``work`` on the next chunk itself whenever their queues are full. ``work`` must be a
+    module-level function and ``setup`` one too, or a ``functools.partial`` of one (it is
+    pickled to the workers); ``setup()`` runs once per process.
     At most ``4 * n_process`` chunks are pending. ``meta`` stays in this process. If reading
     ``items`` raises, the chunks already started are finished and yielded, then the error
     is raised: no finished work is lost.
     """
-    setup(*setup_args)
+    setup()
     if n_process <= 1:
         for index, meta, payload in items:
             yield index, meta, work(payload)
@@ -89,7 +97,7 @@ def map_chunks(
     source = iter(items)
     error: Optional[BaseException] = None
     executor = ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(os.getpid(), setup, setup_args))
+                                   initializer=_init_worker, initargs=(os.getpid(), setup))
     try:
         while True:
             while pending and not (isinstance(pending[0][2], Future) and not pending[0][2].done()):
@@ -223,3 +231,44 @@ def chunk_memory_zone(nlp: Any, state: Dict[str, Any], n_docs: int) -> ContextMa
     seen = state.get("seen_docs", 0)
     state["seen_docs"] = seen + n_docs
     return contextlib.nullcontext() if seen < WARM_DOCS else nlp.memory_zone()
+
+
+@dataclass(frozen=True)
+class CorpusOptions:
+    """How a job reads its corpus: the options every corpus-reading command shares.
+
+    text_field (str): the field holding the text (.jsonl/.json/.csv/.parquet).
+    limit (int | None): read at most this many documents; None reads all.
+    on_error (str): "fail" stops at the first bad record, naming file and line; "skip" counts it.
+    max_chars (int): longer documents are bad records (spaCy's ``nlp.max_length``).
+    n_process (int): processes for tokenising (``encode`` and ``evaluate``: and encoding).
+    chunk_size (int): documents per chunk, the unit of work (and of resuming: train, encode).
+    """
+
+    text_field: str = "text"
+    limit: Optional[int] = None
+    on_error: Literal["fail", "skip"] = "fail"
+    max_chars: int = DEFAULT_MAX_CHARS
+    n_process: int = setting(1, POSITIVE_INT)
+    chunk_size: int = setting(1000, POSITIVE_INT)
+
+    def __post_init__(self) -> None:
+        check_settings(self)
+
+    def read(self, source: Union[str, Path], label_field: Optional[str] = "label") -> CorpusReader:
+        """The records of ``source`` (a wrong path fails here, before any work: E202)."""
+        return read_corpus(source, text_field=self.text_field, label_field=label_field, on_error=self.on_error,
+                           limit=self.limit, max_chars=self.max_chars)
+
+    def fingerprint(self, source: Union[str, Path]) -> Dict[str, Any]:
+        """What decides which documents are read: the corpus' content and the reading settings."""
+        return {"corpus": corpus_fingerprint(source), "text_field": self.text_field, "limit": self.limit,
+                "max_chars": self.max_chars}
+
+    def tokenise(self, nlp: "Language", texts: Iterable[str], skip: str) -> Iterator["Doc"]:
+        """``nlp.pipe`` without the ``skip`` component, over ``n_process`` processes in chunks.
+
+        The skipped (``sparsecode``) component runs in this process, if at all: spaCy forks its
+        workers, and torch in a process forked after torch started its threads hangs in libgomp.
+        """
+        return nlp.pipe(texts, batch_size=self.chunk_size, n_process=self.n_process, disable=[skip])

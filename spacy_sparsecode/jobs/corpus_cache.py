@@ -20,66 +20,22 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Literal, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import Errors, check_field
+from ..errors import Errors
 from ..io import FORMAT_VERSION, atomic_path, read_json, write_json_atomic
-from ..text.corpora import DEFAULT_MAX_CHARS, CorpusReader, corpus_fingerprint, read_corpus
-from .chunks import ChunkLog, chunk_memory_zone, chunked, map_chunks
 from ..text.vocab import BagOfWordsVocab, DocumentFrequencies, HashIndex, VocabConfig, token_hashes
+from .chunks import ChunkLog, CorpusOptions, chunk_memory_zone, chunked, map_chunks
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc
 
 CACHE_FILE = "cache.json"
-
-
-@dataclass(frozen=True)
-class CorpusOptions:
-    """How a job reads its corpus: the options every corpus-reading command shares.
-
-    text_field (str): the field holding the text (.jsonl/.json/.csv/.parquet).
-    limit (int | None): read at most this many documents; None reads all.
-    on_error (str): "fail" stops at the first bad record, naming file and line; "skip" counts it.
-    max_chars (int): longer documents are bad records (spaCy's ``nlp.max_length``).
-    n_process (int): processes for tokenising (``encode`` and ``evaluate``: and encoding).
-    chunk_size (int): documents per chunk, the unit of work (and of resuming: train, encode).
-    """
-
-    text_field: str = "text"
-    limit: Optional[int] = None
-    on_error: Literal["fail", "skip"] = "fail"
-    max_chars: int = DEFAULT_MAX_CHARS
-    n_process: int = 1
-    chunk_size: int = 1000
-
-    def __post_init__(self) -> None:
-        for name in ("n_process", "chunk_size"):
-            value = getattr(self, name)
-            check_field(name, value, isinstance(value, int) and value >= 1, "a positive integer")
-
-    def read(self, source: Union[str, Path], label_field: Optional[str] = "label") -> CorpusReader:
-        """The records of ``source`` (a wrong path fails here, before any work: E202)."""
-        return read_corpus(source, text_field=self.text_field, label_field=label_field, on_error=self.on_error,
-                           limit=self.limit, max_chars=self.max_chars)
-
-    def fingerprint(self, source: Union[str, Path]) -> Dict[str, Any]:
-        """What decides which documents are read: the corpus' content and the reading settings."""
-        return {"corpus": corpus_fingerprint(source), "text_field": self.text_field, "limit": self.limit,
-                "max_chars": self.max_chars}
-
-    def tokenise(self, nlp: "Language", texts: Iterable[str], skip: str) -> Iterator["Doc"]:
-        """``nlp.pipe`` without the ``skip`` component, over ``n_process`` processes in chunks.
-
-        The skipped (``sparsecode``) component runs in this process, if at all: spaCy forks its
-        workers, and torch in a process forked after torch started its threads hangs in libgomp.
-        """
-        return nlp.pipe(texts, batch_size=self.chunk_size, n_process=self.n_process, disable=[skip])
 
 
 @dataclass(frozen=True)
@@ -259,8 +215,7 @@ def build_cache(
     reader = reading.read(source)
     todo = ((i, len(chunk), [r.text for r in chunk]) for i, chunk in chunked(reader, reading.chunk_size) if i not in log.done)
     with log.running():
-        for index, n_docs, bags in map_chunks(todo, _bag_chunk, n_process=reading.n_process, setup=_setup_worker,
-                                              setup_args=(spec,)):
+        for index, n_docs, bags in map_chunks(todo, _bag_chunk, n_process=reading.n_process, setup=partial(_setup_worker, spec)):
             _save_npz(_shard_path(shard_dir, index), bags)
             log.commit(index, {"n_docs": n_docs})
             df.add(bags["keys"])

@@ -20,15 +20,15 @@ import shutil
 import time
 import zipfile
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..errors import Errors
-from ..io import atomic_path, write_bytes_atomic
-from .chunks import ChunkLog, chunked, map_chunks
-from .corpus_cache import CorpusOptions
+from ..io import atomic_path, check_output_file, write_bytes_atomic
+from .chunks import ChunkLog, CorpusOptions, chunked, map_chunks
 from .pipelines import check_model_dir, encode_chunk, setup_encoder
 
 #: Output suffix → format name.
@@ -119,12 +119,6 @@ WRITERS: Dict[str, Callable[[Path, List[Path], List[Dict[str, Any]], int], None]
     "npz": write_npz, "parquet": write_parquet, "docbin": write_docbin}
 
 
-def check_output_file(path: Path, overwrite: bool) -> None:
-    """Refuse (E501) to replace an existing ``path`` unless ``overwrite``."""
-    if (path.exists() or path.is_symlink()) and not overwrite:
-        raise FileExistsError(Errors.E501.format(path=path))
-
-
 def output_format(path: Path) -> str:
     """The format of an output path, by suffix (E502 for an unknown suffix)."""
     fmt = FORMATS.get(Path(path).suffix.lower())
@@ -172,8 +166,8 @@ def encode_corpus(job: EncodeJob, on_chunk: Optional[Callable[[int], None]] = No
     todo = ((i, [r.id for r in chunk], ([r.id for r in chunk] if docbin else None, [r.text for r in chunk]))
             for i, chunk in chunked(reader, job.reading.chunk_size) if i not in log.done)
     with log.running():
-        for index, ids, result in map_chunks(todo, encode_chunk, n_process=job.reading.n_process, setup=setup_encoder,
-                                             setup_args=(str(job.model), job.gpu_id, docbin, False)):
+        for index, ids, result in map_chunks(todo, encode_chunk, n_process=job.reading.n_process, setup=partial(
+                setup_encoder, str(job.model), gpu_id=job.gpu_id, docbin=docbin)):
             _write_part(job.parts_dir, index, result, ids)
             codes = result["codes"]
             log.commit(index, {"n_docs": len(ids), "nnz": len(codes["indices"]), "dim": result["dim"],

@@ -10,14 +10,14 @@ split when they have one, else a seeded stratified 80/20 split) and cluster NMI.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
 from .. import metrics
-from .chunks import chunked, map_chunks
-from .corpus_cache import CorpusOptions
+from .chunks import CorpusOptions, chunked, map_chunks
 from .pipelines import encode_chunk, load_pipeline, setup_encoder, stack_parts
 
 
@@ -55,8 +55,7 @@ def evaluate_corpus(
     codes, bags = [], []
     todo = ((i, [(r.label, r.split) for r in chunk], (None, [r.text for r in chunk]))
             for i, chunk in chunked(reader, reading.chunk_size))
-    for _, meta, result in map_chunks(todo, encode_chunk, n_process=reading.n_process, setup=setup_encoder,
-                                      setup_args=(str(model), -1, False, True)):
+    for _, meta, result in map_chunks(todo, encode_chunk, n_process=reading.n_process, setup=partial(setup_encoder, str(model), bags=True)):
         labels.extend(label for label, _ in meta)
         splits.extend(split for _, split in meta)
         codes.append(result["codes"])

@@ -179,7 +179,7 @@ def write_pipeline(nlp: Language, output_dir: Path) -> None:
 
 # --- a pipeline in each worker process ----------------------------------------------------
 _WORKER: Dict[str, Any] = {}
-def setup_encoder(model: str, gpu_id: int = -1, docbin: bool = False, bags: bool = False) -> None:
+def setup_encoder(model: str, *, gpu_id: int = -1, docbin: bool = False, bags: bool = False) -> None:
     """Load the pipeline once per process (``map_chunks`` setup)."""
     nlp, component = load_pipeline(Path(model))
     component.torch_model.to(resolve_device(gpu_id))

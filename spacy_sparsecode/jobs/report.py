@@ -24,10 +24,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import Errors
-from ..io import write_bytes_atomic
+from ..io import check_output_file, write_bytes_atomic
 from ..tasks.topics import topic_words
-from .corpus_cache import CorpusOptions
-from .encode import check_output_file
+from .chunks import CorpusOptions
 from .pipelines import META_KEY, load_pipeline
 
 PathLike = Union[str, Path]

@@ -23,7 +23,8 @@ from ..io import read_json, write_json_atomic
 from ..models.trainer import LATEST, RESUMABLE_CHANGES, TrainConfig, Trainer
 from ..pipeline.component import SparseCoder
 from ..progress import progress_bar
-from .corpus_cache import CorpusCache, CorpusOptions, TokenizerSpec, build_cache, cache_key, load_cache
+from .chunks import CorpusOptions
+from .corpus_cache import CorpusCache, TokenizerSpec, build_cache, cache_key, load_cache
 from .pipelines import META_KEY, build_pipeline, check_output_dir, write_pipeline
 
 #: File that marks a cache folder as ours.

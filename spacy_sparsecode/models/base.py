@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..codes import SparseCodes
-from ..errors import ANY_INT, POSITIVE_INT, Errors, check_choice, check_field, check_settings, one_of, setting
+from ..errors import ANY_INT, POSITIVE_INT, Errors, check_field, check_settings, one_of, setting
 from ..text.featurize import SCALINGS
 
 #: Rows of training data the data-dependent hooks see (``init_from_data``, ``finish_fit``).

@@ -45,7 +45,8 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from ..errors import NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, PROBABILITY, RATE, SHARE, check_field, one_of, setting
+from ..errors import (NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, PROBABILITY, RATE, SHARE, check_field,
+                      one_of, setting)
 from .base import CodeModel, CsrBatch, LossParts, ModelConfig, dense_codes
 
 LOSSES = ("mse", "nll")

@@ -18,11 +18,11 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..errors import Errors
+from ..errors import (ANY_INT, BOOL, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, RATE, SHARE, Errors,
+                      check_settings, setting)
 from ..io import FORMAT_VERSION, load_tensors, read_json, save_tensors, write_json_atomic
-from ..errors import ANY_INT, BOOL, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, RATE, SHARE, check_settings, setting
-from .base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch
 from ..progress import progress_bar
+from .base import DATA_SAMPLE_ROWS, CodeModel, CsrBatch
 
 LATEST = "latest.json"
 #: TrainConfig fields a resumed run may change: they do not alter the steps already taken.

@@ -14,14 +14,16 @@ Sampling needs a model that can sample (a VAE family with ``sample(n, generator)
 posterior means in the VAE's latent space; each draw becomes a code by the L0 matching
 above (or, without real L0s, by the model's own ``code_rule``: softmax, top k). SAE
 models raise a clear error for ``sample``/``near``, interpolate in code space, and can be
-steered (``steer``: switch latents on/off in a document's code). No spaCy here: CSR
-matrices, codes, strings.
+steered (``steer``: switch latents on/off in a document's code). These work on CSR
+matrices, codes and strings; the functions at the end (``sampled``, ``near_document``,
+``between_documents``, ``steered_document``, ``sentence_index``) apply them to a trained
+``sparsecode`` component and its Docs, as ``sparsecode generate`` does.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,10 +31,14 @@ import torch
 
 from ..codes import SparseCode, SparseCodes
 from ..errors import Errors
-from ..text.featurize import scale_counts
 from ..models import DATA_SAMPLE_ROWS, CodeModel, CsrBatch
 from ..models.base import eval_mode
+from ..text.featurize import scale_counts
+from .summarize import sentence_spans
 from .topics import decoded_scores
+
+if TYPE_CHECKING:
+    from . import Coder
 
 SAMPLING_FAMILIES = ("gaussian", "logistic_normal")
 
@@ -335,3 +341,57 @@ def describe(model: CodeModel, codes: SparseCodes, strings: Sequence[str], index
     return [{"latents": [[j, round(w, 5)] for j, w in code.top_latents()], "bag": [[w, round(s, 5)] for w, s in bag],
              "keywords": [w for w, _ in bag[:n_keywords]], "sentences": sents}
             for code, bag, sents in zip(codes, bag_list, sentences)]
+
+
+# --- generation with a trained component and its Docs ------------------------------------
+@dataclass
+class Generated:
+    """Generated codes and, for each, what it is (``kind`` and its parameters), for output rows."""
+
+    codes: SparseCodes
+    info: List[Dict[str, Any]]
+
+    def describe(self, coder: "Coder", index: SentenceIndex, n_sentences: int = 3) -> List[Dict[str, Any]]:
+        """One row per code: what it is, its latents, bag of words, keywords and retrieved sentences."""
+        rows = describe(coder.torch_model, self.codes, coder.bow_vocab.strings, index, n_sentences=n_sentences)
+        return [info | row for info, row in zip(self.info, rows)]
+
+
+def sentence_index(coder: "Coder", docs: Sequence[Any]) -> SentenceIndex:
+    """The index of the Docs' sentences that generated codes retrieve real text from."""
+    sents = [s for doc in docs for s in sentence_spans(doc, warn=False)]
+    return SentenceIndex.build(coder.featurize(s.as_doc() for s in sents), [s.text for s in sents], coder.bow_vocab.idf())
+
+
+def sampled(coder: "Coder", docs: Sequence[Any], n: int, seed: int = 0) -> Tuple[Generated, bool]:
+    """``n`` codes from a VAE's prior, with the Docs' L0s; True when its ex-post prior was fitted
+    on the Docs for this call first (a model trained without the fast trainer has none)."""
+    fitted_now = ensure_prior(coder.torch_model, coder.featurize(docs))
+    codes = sample(coder.torch_model, n, coder.codes(docs).l0, seed)
+    return Generated(codes, [{"kind": "sample"}] * n), fitted_now
+
+
+def near_document(coder: "Coder", source: Tuple[str, Any], docs: Sequence[Any], temperature: float, n: int,
+                  seed: int = 0) -> Generated:
+    """A document's own code, then ``n`` codes drawn from a VAE's posterior around it (``near``)."""
+    label, doc = source
+    drawn = near(coder.torch_model, coder.featurize([doc]), temperature, n, seed, coder.codes(docs).l0)
+    return Generated(SparseCodes.stack([coder.codes([doc]), drawn]),
+                     [{"kind": "document", "source": label}] + [{"kind": "near", "temperature": temperature}] * n)
+
+
+def between_documents(coder: "Coder", start: Tuple[str, Any], end: Tuple[str, Any], steps: int) -> Generated:
+    """``steps`` codes from one document to another: through a VAE's posterior, or in code space."""
+    model = coder.torch_model
+    codes = interpolate(coder.featurize([start[1]]), coder.featurize([end[1]]), steps, model=model)
+    how = "posterior" if can_encode_posterior(model) else "code space"
+    return Generated(codes, [{"kind": "interpolate", "step": i, "t": round(i / (steps - 1), 4), "from": start[0],
+                              "to": end[0], "through": how} for i in range(steps)])
+
+
+def steered_document(coder: "Coder", source: Tuple[str, Any], on: Sequence[int] = (), off: Sequence[int] = ()) -> Generated:
+    """A document's code, then the same code with latents switched ``on`` / ``off`` (``steer``)."""
+    label, doc = source
+    base = coder.codes([doc])[0]
+    codes = SparseCodes.from_codes([base, steer(base, on=on, off=off)])
+    return Generated(codes, [{"kind": "document", "source": label}, {"kind": "steered", "on": list(on), "off": list(off)}])

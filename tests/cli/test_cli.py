@@ -20,13 +20,14 @@ import pytest
 import scipy.sparse as sp
 import spacy
 import torch
+from clitools import SAMPLE, SMALL, cli, run
 from spacy.tokens import DocBin
 
-from clitools import SAMPLE, SMALL, cli, run
-from spacy_sparsecode.text.corpora import read_corpus
 from spacy_sparsecode.io import load_tensors
 from spacy_sparsecode.models.trainer import TrainConfig
+from spacy_sparsecode.text.corpora import read_corpus
 from spacy_sparsecode.text.vocab import BagOfWordsVocab, VocabConfig
+
 
 def lines_of(path: Path) -> List[str]:
     return path.read_text(encoding="utf8").splitlines()

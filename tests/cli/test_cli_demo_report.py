@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import spacy
+from clitools import SAMPLE, cli, run
 
 import spacy_sparsecode
-from clitools import SAMPLE, cli, run
 
 pytest.importorskip("matplotlib")
 

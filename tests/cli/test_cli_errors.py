@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from clitools import SAMPLE, fails_with, run
 
 #: Each command with its arguments: {model}, {corpus}, {out} are filled in by the tests.

@@ -8,8 +8,8 @@ from typing import List
 
 import numpy as np
 import spacy
-
 from clitools import SAMPLE, run
+
 from spacy_sparsecode.text.corpora import read_corpus
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -30,7 +31,7 @@ def test_chunked_keeps_order_and_the_last_short_chunk():
 @pytest.mark.parametrize("n_process", [1, 2])
 def test_map_chunks_yields_every_chunk_in_order(n_process: int):
     items = ((i, f"meta{i}", chunk) for i, chunk in chunked(range(200), 7))
-    results = list(map_chunks(items, _work, n_process=n_process, setup=_setup, setup_args=(1000,)))
+    results = list(map_chunks(items, _work, n_process=n_process, setup=partial(_setup, 1000)))
     assert [index for index, _, _ in results] == list(range(29))
     assert [meta for _, meta, _ in results] == [f"meta{i}" for i in range(29)]
     assert [r["sum"] for _, _, r in results] == [sum(chunk) + 1000 for _, chunk in chunked(range(200), 7)]
@@ -45,7 +46,7 @@ def test_map_chunks_finishes_started_chunks_before_a_read_error():
 
     done = []
     with pytest.raises(CorpusError, match="line 4"):
-        for index, _, _ in map_chunks(items(), _work, n_process=1, setup=_setup, setup_args=(0,)):
+        for index, _, _ in map_chunks(items(), _work, n_process=1, setup=partial(_setup, 0)):
             done.append(index)
     assert done == [0, 1, 2]
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,8 +53,9 @@ def test_steered_code_retrieves_real_sentences(trained_nlp, sample_texts):
     code = trained_nlp(sample_texts[0])._.sparse_code
     latent = int(np.setdiff1d(np.arange(32), code.indices)[0])
     codes = component.codes([trained_nlp(sample_texts[0])])
-    from spacy_sparsecode.codes import SparseCodes
     import scipy.sparse as sp
+
+    from spacy_sparsecode.codes import SparseCodes
     steered = steer(code, on=[latent])
     both = SparseCodes(sp.vstack([codes.matrix, sp.csr_matrix(steered.to_dense()[None])]))
     out = describe(component.torch_model, both, component.bow_vocab.strings, index)
@@ -146,39 +145,6 @@ def test_near_bad_input(vae_nlp, trained_nlp, sample_texts):
         near(model, sp.csr_matrix((1, X.shape[1]), dtype=np.float32))
     with pytest.raises(ValueError, match="'steps' must be an int >= 2"):
         interpolate(X[0], X[1], 1, model=model)
-
-
-def test_cli_generate_near_and_between(vae_nlp, tmp_path):
-    from typer.testing import CliRunner
-
-    from spacy_sparsecode.cli.app import app
-
-    vae_nlp.to_disk(tmp_path / "vae")
-    corpus = str(Path(__file__).resolve().parents[2] / "corpora" / "sample.jsonl")
-    runner = CliRunner()
-    out = tmp_path / "near.jsonl"
-    result = runner.invoke(app, ["generate", str(tmp_path / "vae"), corpus, "-o", str(out), "--near", "3",
-                                 "--temperature", "0.5", "--n", "2", "--limit", "20"])
-    assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(rows) == 3 and rows[0]["kind"] == "document" and all(r["keywords"] and r["sentences"] for r in rows)
-    result = runner.invoke(app, ["generate", str(tmp_path / "vae"), corpus, "-o", str(out), "--between", "0", "the election and the vote",
-                                 "--steps", "4", "--limit", "20"])
-    assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["step"] for r in rows] == [0, 1, 2, 3]
-
-
-def test_cli_generate_near_with_an_sae_names_the_samplers(saved_pipeline, tmp_path):
-    from typer.testing import CliRunner
-
-    from spacy_sparsecode.cli.app import app
-
-    corpus = str(Path(__file__).resolve().parents[2] / "corpora" / "sample.jsonl")
-    result = CliRunner().invoke(app, ["generate", str(saved_pipeline), corpus, "-o", str(tmp_path / "x.jsonl"),
-                                      "--near", "0", "--limit", "5"])
-    assert result.exit_code != 0
-    assert "gaussian, logistic_normal" in str(result.exception) + result.output
 
 
 def test_sample_matches_real_l0_beyond_the_models_own_rule(vae_nlp):

@@ -11,12 +11,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from spacy_sparsecode.text.corpora import (
-    CorpusError,
-    Record,
-    corpus_fingerprint,
-    read_corpus,
-)
+from spacy_sparsecode.text.corpora import CorpusError, Record, corpus_fingerprint, read_corpus
 
 SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample.jsonl"
 

@@ -7,8 +7,8 @@ from typing import List
 
 import numpy as np
 import pytest
-import torch
 import spacy
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
