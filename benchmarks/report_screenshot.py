@@ -62,7 +62,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     out = args.out / "report"
     out.mkdir(parents=True, exist_ok=True)
     peers = args.out / "peers.json"
-    page = build_report(model, out, corpus="bbc", max_docs=SETTINGS["max_docs"], peers_json=peers if peers.exists() else None)
+    page = build_report(model, out, corpus="bbc", max_docs=SETTINGS["max_docs"], peers_json=peers if peers.exists() else None,
+                        overwrite=True)
     size = sum(p.stat().st_size for p in out.glob("*.png"))
     print(f"report: {page} ({page.stat().st_size / 1e6:.2f} MB html, {size / 1e6:.2f} MB of PNGs)")
     browser = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
