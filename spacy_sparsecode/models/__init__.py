@@ -54,6 +54,12 @@ _ENCODER_INPUT_FLAGS = {"nonneg_encoder": "nonneg", "pre_encoder_bias": "centere
 _RENAMED_TENSORS = {"beta": "topic_word"}
 
 
+def encoder_input_of(nonneg_encoder: bool = False, pre_encoder_bias: bool = False) -> str:
+    """The ``encoder_input`` of the SAE flags it replaced (format 3 files, ``*SAE.v1`` configs)."""
+    flags = {"nonneg_encoder": nonneg_encoder, "pre_encoder_bias": pre_encoder_bias}
+    return next((value for name, value in _ENCODER_INPUT_FLAGS.items() if flags[name]), "linear")
+
+
 def upgrade_saved(family: str, config: Dict[str, Any], tensors: Dict[str, torch.Tensor],
                   format_version: int) -> Tuple[Dict[str, Any], Dict[str, torch.Tensor]]:
     """A saved model's config and tensors, written in ``format_version``, in the current format."""
@@ -61,7 +67,7 @@ def upgrade_saved(family: str, config: Dict[str, Any], tensors: Dict[str, torch.
     if format_version < 4:
         flags = {name: config.pop(name) for name in _ENCODER_INPUT_FLAGS if name in config}
         if flags:
-            config["encoder_input"] = next((value for name, value in _ENCODER_INPUT_FLAGS.items() if flags.get(name)), "linear")
+            config["encoder_input"] = encoder_input_of(**flags)
         tensors = {_RENAMED_TENSORS.get(name, name): tensor for name, tensor in tensors.items()}
     fields = {f.name for f in dataclasses.fields(model_class(family).config_class)}
     for name, (added_in, legacy_value) in _ADDED_FIELDS.items():
@@ -72,7 +78,7 @@ def upgrade_saved(family: str, config: Dict[str, Any], tensors: Dict[str, torch.
 
 __all__ = [
     "DATA_SAMPLE_ROWS", "CodeModel", "CsrBatch", "LossParts", "ModelConfig", "MODEL_FAMILIES", "build_model", "model_class",
-    "upgrade_saved",
+    "encoder_input_of", "upgrade_saved",
     "ENCODER_INPUTS", "SAEConfig", "L1SAEConfig", "KLSAEConfig", "ThresholdSAEConfig", "TopKSAE", "L1SAE", "KLSAE", "ThresholdSAE",
     "VAEConfig", "LogisticNormalConfig", "GaussianVAE", "LogisticNormalVAE", "DictionaryConfig", "DictionaryCoder",
 ]

@@ -21,8 +21,8 @@ from spacy.util import registry
 from thinc.api import ArgsKwargs, ConfigValidationError, Model, PyTorchWrapper_v3, torch2xp, xp2torch
 
 from ..codes import SparseCodes
-from ..errors import Check, setting_check
-from ..models import CodeModel, CsrBatch, build_model, model_class
+from ..errors import BOOL, Check, setting_check
+from ..models import CodeModel, CsrBatch, build_model, encoder_input_of, model_class
 
 
 class _ConfigType(type):
@@ -109,18 +109,30 @@ def _convert_outputs(model: Model, inputs_outputs: Tuple[Any, Any], is_train: bo
     return per_doc_loss, backprop
 
 
-def _architecture(family: str) -> Callable[..., Model]:
+def _architecture(family: str, legacy_flags: bool = False) -> Callable[..., Model]:
     """The registered builder of ``family``: its keyword arguments are the family's config fields,
-    with their defaults and their constraints as config types (the config schema)."""
+    with their defaults and their constraints as config types (the config schema).
 
-    def build(**config: Any) -> Model[sp.csr_matrix, Any]:
-        return sparse_code_model(family, config)
-
+    ``legacy_flags``: the ``*SAE.v1`` schema, which has the two flags ``encoder_input`` replaced
+    (``pre_encoder_bias``, ``nonneg_encoder``) instead of it, so pipelines saved before keep loading.
+    """
+    specs = dataclasses.fields(model_class(family).config_class)
     params = [inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=spec.default,
                                 annotation=config_type(setting_check(spec)))
-              for spec in dataclasses.fields(model_class(family).config_class)]
+              for spec in specs if not (legacy_flags and spec.name == "encoder_input")]
+    if legacy_flags:
+        centered = next(spec.default for spec in specs if spec.name == "encoder_input") == "centered"
+        params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=config_type(BOOL))
+                   for name, default in (("pre_encoder_bias", centered), ("nonneg_encoder", False))]
+
+    def build(**config: Any) -> Model[sp.csr_matrix, Any]:
+        if legacy_flags:
+            flags = {name: config.pop(name) for name in ("pre_encoder_bias", "nonneg_encoder") if name in config}
+            config["encoder_input"] = encoder_input_of(**{"pre_encoder_bias": centered, **flags})
+        return sparse_code_model(family, config)
+
     build.__signature__ = inspect.Signature(params, return_annotation=Model)  # type: ignore[attr-defined]
-    build.__name__ = build.__qualname__ = f"build_{family}"
+    build.__name__ = build.__qualname__ = f"build_{family}" + ("_v1" if legacy_flags else "")
     build.__doc__ = model_class(family).__doc__
     return build
 
@@ -128,14 +140,18 @@ def _architecture(family: str) -> Callable[..., Model]:
 #: The registered name of each family's architecture. A family's options, defaults and
 #: constraints are the fields of its config dataclass (models/).
 ARCHITECTURES = {
-    "spacy-sparsecode.TopKSAE.v1": "topk",
-    "spacy-sparsecode.L1SAE.v1": "l1",
-    "spacy-sparsecode.KLSAE.v1": "kl",
-    "spacy-sparsecode.ThresholdSAE.v1": "threshold",
+    "spacy-sparsecode.TopKSAE.v2": "topk",
+    "spacy-sparsecode.L1SAE.v2": "l1",
+    "spacy-sparsecode.KLSAE.v2": "kl",
+    "spacy-sparsecode.ThresholdSAE.v2": "threshold",
     "spacy-sparsecode.GaussianVAE.v1": "gaussian",
     "spacy-sparsecode.LogisticNormalVAE.v1": "logistic_normal",
     "spacy-sparsecode.Dictionary.v1": "dictionary",
 }
+#: The sparse autoencoders' v1 schemas (before ``encoder_input``), kept for saved pipelines.
+LEGACY_ARCHITECTURES = {name.replace(".v2", ".v1"): family for name, family in ARCHITECTURES.items() if name.endswith(".v2")}
 # Module-level names for the package's spacy_architectures entry points.
 (build_topk_sae, build_l1_sae, build_kl_sae, build_threshold_sae, build_gaussian_vae, build_logistic_normal_vae,
  build_dictionary) = (registry.architectures(name)(_architecture(family)) for name, family in ARCHITECTURES.items())
+(build_topk_sae_v1, build_l1_sae_v1, build_kl_sae_v1, build_threshold_sae_v1) = (
+    registry.architectures(name)(_architecture(family, legacy_flags=True)) for name, family in LEGACY_ARCHITECTURES.items())

@@ -38,7 +38,7 @@ from .extensions import get_sparse_code, install_extensions, register_component,
 
 default_model_config = """
 [model]
-@architectures = "spacy-sparsecode.TopKSAE.v1"
+@architectures = "spacy-sparsecode.TopKSAE.v2"
 n_latents = 256
 k = 16
 scaling = "tfidf"

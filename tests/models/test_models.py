@@ -485,10 +485,10 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_weights(data, tmp_path)
 
 
 ARCHITECTURES = {
-    "topk": "spacy-sparsecode.TopKSAE.v1",
-    "l1": "spacy-sparsecode.L1SAE.v1",
-    "kl": "spacy-sparsecode.KLSAE.v1",
-    "threshold": "spacy-sparsecode.ThresholdSAE.v1",
+    "topk": "spacy-sparsecode.TopKSAE.v2",
+    "l1": "spacy-sparsecode.L1SAE.v2",
+    "kl": "spacy-sparsecode.KLSAE.v2",
+    "threshold": "spacy-sparsecode.ThresholdSAE.v2",
     "gaussian": "spacy-sparsecode.GaussianVAE.v1",
     "logistic_normal": "spacy-sparsecode.LogisticNormalVAE.v1",
     "dictionary": "spacy-sparsecode.Dictionary.v1",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -153,3 +154,17 @@ def test_older_format_sae_loads_with_its_encoder_input(saved_pipeline, tmp_path,
     cfg.write_text(json.dumps(settings | {"format_version": format_version, "model": settings["model"] | flags}))
     model = spacy.load(path).get_pipe("sparsecode").torch_model
     assert model.config.encoder_input == encoder_input
+
+
+def test_pipeline_saved_in_format_3_loads_and_gives_its_codes():
+    """``format3/pipeline`` was written by ``sparsecode train`` at the commit named in
+    ``expected_codes.json`` (its config.cfg uses ``TopKSAE.v1`` with the flags ``encoder_input``
+    replaced); the codes it gave then are the codes it gives now."""
+    folder = Path(__file__).parent / "format3"
+    expected = json.loads((folder / "expected_codes.json").read_text())
+    nlp = spacy.load(folder / "pipeline")
+    assert nlp.config["components"]["sparsecode"]["model"]["@architectures"] == "spacy-sparsecode.TopKSAE.v1"
+    assert nlp.get_pipe("sparsecode").torch_model.config.encoder_input == "linear"
+    for doc, code in zip(nlp.pipe(expected["texts"]), expected["codes"]):
+        assert doc._.sparse_code.indices.tolist() == code["indices"]
+        assert np.allclose(doc._.sparse_code.values, code["values"], rtol=0, atol=1e-6)

@@ -44,7 +44,7 @@ def test_k_0_fails_with_spacys_config_error_naming_k(tmp_path, capsys):
     assert "\nk = 16\n" in text
     (tmp_path / "bad.cfg").write_text(text.replace("\nk = 16\n", "\nk = 0\n"))
     out = _debug_config_error(tmp_path / "bad.cfg", capsys)
-    assert "Config error for 'spacy-sparsecode.TopKSAE.v1'" in out
+    assert "Config error for 'spacy-sparsecode.TopKSAE.v2'" in out
     assert "sparsecode.model -> k\tat root: 0 is not an int > 0" in out
 
 
@@ -66,7 +66,17 @@ def test_k_above_n_latents_fails_with_one_line_naming_both(tmp_path, capsys):
     ("Dictionary", 'coding = "lars"', "coding\tat root: 'lars' is not one of omp, lasso"),
 ])
 def test_bad_architecture_value_names_the_field(architecture, setting, message):
-    config = Config().from_str(f'[model]\n@architectures = "spacy-sparsecode.{architecture}.v1"\n{setting}\n')
+    version = "v2" if architecture.endswith("SAE") else "v1"
+    config = Config().from_str(f'[model]\n@architectures = "spacy-sparsecode.{architecture}.{version}"\n{setting}\n')
     with pytest.raises(ConfigValidationError) as error:
         registry.resolve(config)
     assert f"model -> {message}" in str(error.value)
+
+
+@pytest.mark.parametrize("flags, encoder_input", [({}, "linear"), ({"pre_encoder_bias": True}, "centered"),
+                                                  ({"nonneg_encoder": True}, "nonneg")])
+def test_v1_sae_schema_maps_the_old_flags(flags, encoder_input):
+    config = Config({"model": {"@architectures": "spacy-sparsecode.TopKSAE.v1", **flags}})
+    assert registry.resolve(config)["model"].attrs["config"]["encoder_input"] == encoder_input
+    kl = registry.resolve(Config({"model": {"@architectures": "spacy-sparsecode.KLSAE.v1"}}))["model"]
+    assert kl.attrs["config"]["encoder_input"] == "centered"  # the KL family's default, as in v1
