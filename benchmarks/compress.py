@@ -32,6 +32,7 @@ import numpy as np
 import spacy
 import torch
 
+from spacy_sparsecode import fit_component
 from spacy_sparsecode.codes import SparseCodes
 from spacy_sparsecode.metrics import probe_accuracy, top_words
 from spacy_sparsecode.models.trainer import TrainConfig
@@ -96,7 +97,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     component = nlp.add_pipe("sparsecode", config={"model": {"seed": seed}})
     docs = list(nlp.tokenizer.pipe(texts, batch_size=256))
     with harness.Timer() as training:
-        component.fit([docs[i] for i in train], TrainConfig(epochs=args.epochs, lr=lr, seed=seed), progress=False)
+        fit_component(component, [docs[i] for i in train], TrainConfig(epochs=args.epochs, lr=lr, seed=seed), progress=False)
     model, strings = component.torch_model, component.bow_vocab.strings
     counts = component.featurize(docs)
     tfidf = scale_counts(counts, "tfidf", component.bow_vocab.idf())

@@ -3,7 +3,7 @@
 Data: the built-in BBC corpus (``spacy_sparsecode.text.corpora.iter_bbc``, 2,225 articles), split
 80/20 by a seeded permutation. A VAE (``--family``: the Gaussian beta-VAE with its background
 word bias by default, or the ProdLDA-style logistic-normal VAE; ``sparsecode`` component on
-``spacy.blank("en")``, fast trainer ``component.fit``) is trained on the 80%; everything
+``spacy.blank("en")``, fast trainer ``fit_component``) is trained on the 80%; everything
 below is measured on the held-out 20% (n_test documents).
 
 - L0: generated codes (``tasks.generate.sample``: n_test prior draws, each keeping as many
@@ -49,6 +49,7 @@ import scipy.sparse as sp
 import spacy
 import torch
 
+from spacy_sparsecode import fit_component
 from spacy_sparsecode.codes import SparseCode, SparseCodes
 from spacy_sparsecode.metrics import npmi, top_words
 from spacy_sparsecode.models.trainer import TrainConfig
@@ -145,7 +146,7 @@ def main(argv: Optional[List[str]] = None) -> None:
 
     with harness.Timer() as training:
         component = nlp.add_pipe("sparsecode", config={"model": {"@architectures": architecture, **MODEL}})
-        component.fit(train_docs, TrainConfig(**train_settings), progress=False)
+        fit_component(component, train_docs, TrainConfig(**train_settings), progress=False)
     model = component.torch_model
     strings, idf = component.bow_vocab.strings, component.bow_vocab.idf()
 

@@ -23,6 +23,7 @@ import spacy
 import torch
 from sklearn.feature_extraction.text import CountVectorizer
 
+from spacy_sparsecode import fit_component
 from spacy_sparsecode.models.trainer import TrainConfig
 from spacy_sparsecode.text.featurize import docs_to_csr
 from spacy_sparsecode.text.vocab import BagOfWordsVocab
@@ -80,7 +81,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     nlp = spacy.blank("en")
     component = nlp.add_pipe("sparsecode")
     docs = list(nlp.tokenizer.pipe(texts, batch_size=BATCH_SIZE))
-    component.fit(docs, TrainConfig(epochs=SETTINGS["epochs"]), progress=False)
+    fit_component(component, docs, TrainConfig(epochs=SETTINGS["epochs"]), progress=False)
 
     pipe_s = best_of({
         "tokenizer": lambda: list(tokenizer_only.pipe(texts, batch_size=BATCH_SIZE)),

@@ -33,12 +33,12 @@ def small_bbc_pipeline(path: Path) -> Path:
     """Train a small TopK pipeline on BBC with the fast trainer and save it with its history."""
     import spacy
 
-    from spacy_sparsecode.models.trainer import TrainConfig
+    from spacy_sparsecode import TrainConfig, fit_component
 
     nlp = spacy.blank("en")
     component = nlp.add_pipe("sparsecode", config={"model": SETTINGS["model"]})
     docs = [nlp.make_doc(text) for text in harness.load_bbc().texts]
-    history = component.fit(docs, TrainConfig(**SETTINGS["train"]), progress=False)
+    history = fit_component(component, docs, TrainConfig(**SETTINGS["train"]), progress=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     nlp.to_disk(path)
     (path / "history.json").write_text(json.dumps(history), encoding="utf8")

@@ -34,6 +34,7 @@ import numpy as np
 import spacy
 import torch
 
+from spacy_sparsecode import fit_component
 from spacy_sparsecode.models.trainer import TrainConfig
 from spacy_sparsecode.tasks.summarize import select_sentences
 
@@ -126,7 +127,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             component = spacy.load(args.model).get_pipe("sparsecode")
         else:
             component = nlp.add_pipe("sparsecode", config={"model": {"seed": seed}})
-            component.fit(docs, TrainConfig(epochs=args.epochs, seed=seed), progress=False)
+            fit_component(component, docs, TrainConfig(epochs=args.epochs, seed=seed), progress=False)
     model = component.torch_model
     if args.limit:
         corpus, docs = corpus.head(args.limit), docs[: args.limit]

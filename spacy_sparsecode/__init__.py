@@ -8,6 +8,7 @@ import importlib.metadata
 import sys
 
 from .codes import SparseCode, SparseCodes
+from .jobs.train import fit_component
 from .models import trainer as _trainer
 from .models.trainer import TrainConfig
 from .pipeline import architectures  # noqa: F401  (registrations)
@@ -22,4 +23,4 @@ sys.modules[f"{__name__}.training"] = _trainer
 
 __version__ = importlib.metadata.version("spacy-sparsecode")  # one source: pyproject.toml
 __all__ = ["SparseCode", "SparseCodes", "SparseCoder", "make_sparsecode", "BagOfWordsVocab", "VocabConfig",
-           "TrainConfig", "__version__"]
+           "TrainConfig", "fit_component", "__version__"]

@@ -103,8 +103,8 @@ class Errors(metaclass=_WithCodes):
     E406 = "Argument 'ratio' must be a float in (0, 1], got {value!r}."
     E407 = "Pass either 'sentences' or 'ratio' as the summary length budget, not both."
     E408 = (
-        "Doc has no sparse code from a loaded '{what}' pipeline (model fingerprint {fingerprint}): "
-        "process it with the pipeline (nlp(text)) and keep that pipeline loaded."
+        "No loaded sparsecode pipeline has the model that made this Doc's code (fingerprint {fingerprint}): "
+        "load the pipeline that processed the Doc (spacy.load), or process the Doc with a loaded one."
     )
     E409 = (
         "Generation by '{what}' needs a model that can sample (a VAE family: {valid}); this "

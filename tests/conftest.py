@@ -10,6 +10,7 @@ import pytest
 import spacy
 import torch
 
+from spacy_sparsecode import fit_component
 import spacy_sparsecode  # noqa: F401  (registers the factory)
 from spacy_sparsecode.models.trainer import TrainConfig
 
@@ -30,7 +31,7 @@ def small_pipeline(texts: List[str], n_latents: int = 32, k: int = 4, epochs: in
     nlp = spacy.blank("en")
     component = nlp.add_pipe("sparsecode", config={"model": {"n_latents": n_latents, "k": k, "seed": seed}})
     docs = [nlp.make_doc(t) for t in texts]
-    component.fit(docs, TrainConfig(epochs=epochs, batch_size=32, seed=seed), progress=False)
+    fit_component(component, docs, TrainConfig(epochs=epochs, batch_size=32, seed=seed), progress=False)
     return nlp
 
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..jobs.chunks import CorpusOptions
 from ..jobs.pipelines import META_KEY, build_pipeline, check_output_dir, write_pipeline
-from ..jobs.train import TrainJob, train_corpus
+from ..jobs.train import TrainJob, fit_component, train_corpus
 from ..models.trainer import TrainConfig
 from ..tasks.topics import topic_words
 from .options import (RESUME_HINT, CorpusArg, CorpusOpt, GpuId, Overwrite, Threads, console, handle_errors,
@@ -109,7 +109,7 @@ def demo(
     with console.status(f"Tokenising {len(records):,} documents"):
         docs = list(reading.tokenise(nlp, (r.text for r in records), name))
     console.print(f"Tokenised {len(docs):,} documents in {time.perf_counter() - start:.1f}s")
-    history = component.fit(docs, TrainConfig(epochs=epochs, gpu_id=gpu_id, seed=seed))
+    history = fit_component(component, docs, TrainConfig(epochs=epochs, gpu_id=gpu_id, seed=seed))
     last = history[-1]
     console.print(f"Trained in {sum(h['seconds'] for h in history):.1f}s: loss {last['loss']:.4f}, "
                   f"L0 {last['l0']:.1f}, dead latents {100 * last['dead']:.1f}%, vocabulary {len(component.bow_vocab):,} words")

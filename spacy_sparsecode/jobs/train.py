@@ -14,13 +14,17 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
+import scipy.sparse as sp
 from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
 
 from ..errors import Errors
 from ..io import read_json, write_json_atomic
 from ..models.trainer import LATEST, RESUMABLE_CHANGES, TrainConfig, Trainer
+from ..pipeline.architectures import get_device
 from ..pipeline.component import SparseCoder
 from ..progress import progress_bar
 from .chunks import CorpusOptions
@@ -110,6 +114,29 @@ def _checkpoint_dir(job: TrainJob, run: Dict[str, Any]) -> Path:
     return directory
 
 
+def train_component(component: SparseCoder, matrix: sp.csr_matrix, config: TrainConfig, *,
+                    checkpoint_dir: Optional[Path] = None, resume: bool = False, progress: bool = True) -> List[Dict[str, float]]:
+    """Train an initialised component's model over the count rows ``matrix`` with the fast trainer
+    (checkpoints in ``checkpoint_dir``; ``resume`` continues from the latest). Ctrl-C raises
+    ``TrainingInterrupted`` naming the last checkpoint. RETURNS the per-epoch statistics."""
+    trainer = Trainer(component.torch_model, config, progress=progress)
+    try:
+        return trainer.fit(matrix, checkpoint_dir=checkpoint_dir, resume=resume, init_from_data=False)
+    except KeyboardInterrupt:
+        latest = Trainer.latest(checkpoint_dir) if checkpoint_dir is not None else None
+        raise TrainingInterrupted(Errors.E510.format(step=trainer.state.global_step, checkpoint=latest or "none yet")) from None
+    finally:
+        component.torch_model.to(get_device(component.model))
+
+
+def fit_component(component: SparseCoder, docs: Sequence[Doc], config: Optional[TrainConfig] = None, *,
+                  progress: bool = True) -> List[Dict[str, float]]:
+    """The fast path for tokenised Docs in memory: build the component's vocabulary from ``docs``,
+    initialise its model, then train it (``train_component``). RETURNS the per-epoch statistics."""
+    component.initialize(lambda: (Example(doc, doc) for doc in docs))
+    return train_component(component, component.featurize(docs), config or TrainConfig(), progress=progress)
+
+
 def train_corpus(job: TrainJob) -> Dict[str, Any]:
     """Run a ``TrainJob``; return a summary (docs, vocabulary, history, seconds, cache reuse)."""
     start = time.perf_counter()
@@ -130,14 +157,8 @@ def train_corpus(job: TrainJob) -> Dict[str, Any]:
     for volatile in (*RESUMABLE_CHANGES, "amp"):
         run["train"].pop(volatile)
     checkpoints = _checkpoint_dir(job, run)
-    trainer = Trainer(component.torch_model, job.train, progress=job.progress)
-    try:
-        history = trainer.fit(corpus.matrix, checkpoint_dir=checkpoints, resume=job.resume, init_from_data=False)
-    except KeyboardInterrupt:
-        latest = Trainer._latest(checkpoints)
-        raise TrainingInterrupted(Errors.E510.format(step=trainer.state.global_step,
-                                                     checkpoint=latest or "none yet")) from None
-    trainer.model.to(component.model.layers[0].shims[0].device)
+    history = train_component(component, corpus.matrix, job.train, checkpoint_dir=checkpoints, resume=job.resume,
+                              progress=job.progress)
     trained = time.perf_counter()
     summary = {
         "corpus": str(job.corpus), "n_docs": int(corpus.matrix.shape[0]), "n_skipped": corpus.n_skipped,

@@ -14,7 +14,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Optional, Tuple, Type
+import hashlib
+from typing import Any, Dict, Optional, Sequence, Tuple, Type
 
 import numpy as np
 import torch
@@ -54,6 +55,25 @@ _ENCODER_INPUT_FLAGS = {"nonneg_encoder": "nonneg", "pre_encoder_bias": "centere
 _RENAMED_TENSORS = {"beta": "topic_word"}
 
 
+#: Bytes of a model fingerprint (sha256, truncated).
+FINGERPRINT_BYTES = 8
+#: Tensor names as the fingerprint hashes them: the names before format 4, so that a saved
+#: model keeps its fingerprint (and its packed codes and stored Docs stay valid) across the upgrade.
+_FINGERPRINT_NAMES = {new: old for old, new in _RENAMED_TENSORS.items()}
+
+
+def weights_fingerprint(model: CodeModel, strings: Sequence[str]) -> bytes:
+    """The identity of a trained model: sha256 over its family, its vocabulary strings and every
+    weight tensor, truncated to ``FINGERPRINT_BYTES``."""
+    tensors = {_FINGERPRINT_NAMES.get(name, name): tensor for name, tensor in model.weight_tensors().items()}
+    h = hashlib.sha256(model.family.encode("utf8") + b"\0")
+    h.update("\n".join(strings).encode("utf8"))
+    for name in sorted(tensors):
+        h.update(name.encode("utf8") + b"\0")
+        h.update(tensors[name].detach().float().cpu().contiguous().numpy().tobytes())
+    return h.digest()[:FINGERPRINT_BYTES]
+
+
 def encoder_input_of(nonneg_encoder: bool = False, pre_encoder_bias: bool = False) -> str:
     """The ``encoder_input`` of the SAE flags it replaced (format 3 files, ``*SAE.v1`` configs)."""
     flags = {"nonneg_encoder": nonneg_encoder, "pre_encoder_bias": pre_encoder_bias}
@@ -78,7 +98,7 @@ def upgrade_saved(family: str, config: Dict[str, Any], tensors: Dict[str, torch.
 
 __all__ = [
     "DATA_SAMPLE_ROWS", "CodeModel", "CsrBatch", "LossParts", "ModelConfig", "MODEL_FAMILIES", "build_model", "model_class",
-    "encoder_input_of", "upgrade_saved",
+    "FINGERPRINT_BYTES", "encoder_input_of", "upgrade_saved", "weights_fingerprint",
     "ENCODER_INPUTS", "SAEConfig", "L1SAEConfig", "KLSAEConfig", "ThresholdSAEConfig", "TopKSAE", "L1SAE", "KLSAE", "ThresholdSAE",
     "VAEConfig", "LogisticNormalConfig", "GaussianVAE", "LogisticNormalVAE", "DictionaryConfig", "DictionaryCoder",
 ]

@@ -234,20 +234,21 @@ class Trainer:
         write_json_atomic(tmp / "state.json", {"format_version": FORMAT_VERSION, "signature": self._signature(),
                                                "state": asdict(self.state), "param_groups": opt["param_groups"]})
         tmp.rename(target)
-        previous = self._latest(directory)
+        previous = self.latest(directory)
         write_json_atomic(directory / LATEST, {"checkpoint": target.name})
         if previous is not None and previous != target and previous.exists():
             shutil.rmtree(previous)
         return target
 
     @staticmethod
-    def _latest(directory: Path) -> Optional[Path]:
+    def latest(directory: Path) -> Optional[Path]:
+        """The latest complete checkpoint folder in ``directory``, or None."""
         pointer = Path(directory) / LATEST
         return Path(directory) / read_json(pointer)["checkpoint"] if pointer.exists() else None
 
     def load_checkpoint(self, directory: Path) -> bool:
         """Restore model, optimizer and state from the latest checkpoint; False if none."""
-        path = self._latest(directory)
+        path = self.latest(directory)
         if path is None:
             return False
         meta = read_json(path / "state.json")

@@ -17,6 +17,7 @@ import inspect
 from typing import Any, Callable, Dict, Tuple
 
 import scipy.sparse as sp
+import torch
 from spacy.util import registry
 from thinc.api import ArgsKwargs, ConfigValidationError, Model, PyTorchWrapper_v3, torch2xp, xp2torch
 
@@ -77,6 +78,11 @@ def sparse_code_model(family: str, config: Dict[str, Any]) -> Model:
 def get_torch_model(model: Model) -> CodeModel:
     """The torch ``CodeModel`` inside an initialized sparse code model."""
     return model.layers[0].shims[0]._model
+
+
+def get_device(model: Model) -> torch.device:
+    """The device thinc runs an initialized sparse code model on (the training device may differ)."""
+    return model.layers[0].shims[0].device
 
 
 def _init(model: Model, X: Any = None, Y: Any = None) -> None:

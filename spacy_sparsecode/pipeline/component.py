@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,13 +24,11 @@ from spacy.util import registry
 from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
-from ..codes import SparseCodes
+from ..codes import MODEL_KEY, SparseCodes
 from ..errors import Errors
 from ..io import (FORMAT_VERSION, check_format_version, load_tensor_bytes, load_tensors, read_json, save_tensor_bytes,
                   save_tensors, write_json_atomic)
-from ..models import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, upgrade_saved
-from ..models.trainer import TrainConfig, Trainer
-from ..tasks.compress import weights_fingerprint
+from ..models import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, upgrade_saved, weights_fingerprint
 from ..text.featurize import docs_to_csr
 from ..text.vocab import BagOfWordsVocab, VocabConfig
 from .architectures import get_torch_model
@@ -132,10 +130,10 @@ class SparseCoder(TrainablePipe):
         return docs_to_csr(docs, self.bow_vocab)
 
     def codes(self, docs: Sequence[Doc]) -> SparseCodes:
-        """The codes of ``docs``: the stored ones of processed Docs, encoded now for the others."""
-        stored = [get_sparse_code(doc) for doc in docs]
-        if stored and all(code is not None for code in stored):
-            return SparseCodes.from_codes(stored)
+        """The codes of ``docs``: the stored ones when this model made them all, else encoded now."""
+        fingerprint = self.fingerprint()
+        if docs and all(doc.user_data.get(MODEL_KEY) == fingerprint for doc in docs):
+            return SparseCodes.from_codes([get_sparse_code(doc) for doc in docs])
         return self.predict(docs)
 
     def fingerprint(self) -> str:
@@ -144,22 +142,10 @@ class SparseCoder(TrainablePipe):
         # state_dict() makes new tensor objects on every call: key on the live tensors' versions
         key = (id(self.bow_vocab), id(model), tuple(t._version for t in (*model.parameters(), *model.buffers())))
         if self._fingerprint[0] != key:
-            digest = weights_fingerprint(model.weight_tensors(), self.bow_vocab.strings, self.model.attrs["family"])
-            self._fingerprint = (key, digest.hex())
+            self._fingerprint = (key, weights_fingerprint(model, self.bow_vocab.strings).hex())
         return self._fingerprint[1]
 
-    # --- training -------------------------------------------------------------------
-    def fit(self, docs: Sequence[Doc], config: Optional[TrainConfig] = None, *, checkpoint_dir: Optional[Path] = None,
-            resume: bool = False, progress: bool = True) -> List[Dict[str, float]]:
-        """Fast path: build the vocabulary from ``docs``, then train the model over CSR minibatches
-        with ``config`` (checkpoints in ``checkpoint_dir``; ``resume`` continues from the latest).
-        RETURNS (List[Dict[str, float]]): per-epoch training statistics."""
-        self.initialize(lambda: (Example(doc, doc) for doc in docs))
-        trainer = Trainer(self.torch_model, config or TrainConfig(), progress=progress)
-        history = trainer.fit(self.featurize(docs), checkpoint_dir=checkpoint_dir, resume=resume, init_from_data=False)
-        trainer.model.to(self.model.layers[0].shims[0].device)
-        return history
-
+    # --- initialisation ----------------------------------------------------------------
     def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp: Optional[Language] = None) -> None:
         """Build the vocabulary from the training corpus ``get_examples`` (read twice), size the
         model and initialise it from data."""
@@ -178,6 +164,7 @@ class SparseCoder(TrainablePipe):
         self.torch_model.init_from_data(CsrBatch.from_csr(sample, self.torch_model.device))
 
     def _build_model(self) -> None:
+        self._fingerprint = (None, "")  # the key is made of ids, which a new model may reuse
         self.model.set_dim("nV", len(self.bow_vocab), force=True)
         self.model.attrs["idf"] = self.bow_vocab.idf()
         self.model.initialize()
@@ -193,6 +180,7 @@ class SparseCoder(TrainablePipe):
     def set_annotations(self, docs: Sequence[Doc], codes: SparseCodes) -> None:
         """Store each Doc's code (from ``predict``) and this model's fingerprint in ``doc.user_data``."""
         fingerprint = self.fingerprint()
+        register_component(self)  # a copied or unpickled component did not run __init__
         for doc, code in zip(docs, codes):
             store_code(doc, code, fingerprint)
 
@@ -250,6 +238,7 @@ class SparseCoder(TrainablePipe):
             self.torch_model.load_state_dict({k: v.to(self.torch_model.device) for k, v in tensors.items()})
         except RuntimeError as err:
             raise ValueError(Errors.E023.format(path=where / "model.safetensors", reason=err)) from err
+        register_component(self)
 
     def to_disk(self, path: Path, *, exclude: Iterable[str] = tuple()) -> None:
         """Write ``cfg.json``, ``vocab.json`` and ``model.safetensors`` (each atomically)."""

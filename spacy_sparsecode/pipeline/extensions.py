@@ -4,17 +4,19 @@
 ``Doc._.sparse_code`` reads only what ``set_annotations`` stored: the code and the hex
 fingerprint of the model that made it. The derived values (``Doc._.topics`` labels,
 ``Doc._.keywords``, ``Doc._.summary``, ``Span._.sparse_code``) are computed on first access by
-the functions in ``spacy_sparsecode.tasks``, with the component found through the Doc's own
-pipeline: among the ``sparsecode`` components built on the Doc's ``Vocab`` (a pipeline's
-components share it, and ``DocBin.get_docs(nlp.vocab)`` restores Docs onto it), the one whose
-fingerprint matches the stored one. Computed summaries and sentence codes are cached in
-``doc.user_data`` (plain data too).
+the functions in ``spacy_sparsecode.tasks``, with the component whose model made the code: spaCy
+gives a Doc no link to its pipeline, so live ``sparsecode`` components register themselves here
+(weakly) and a Doc finds the one with its stored fingerprint, preferring its own pipeline's (a
+pipeline's components share its ``Vocab``). A Doc restored from a DocBin, unpickled or sourced
+into another pipeline finds its model as long as a pipeline with the same weights is loaded.
+Computed summaries and sentence codes are cached in ``doc.user_data`` (plain data too).
 """
 
 from __future__ import annotations
 
+import threading
 import weakref
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from spacy.tokens import Doc, Span
 
@@ -23,25 +25,33 @@ from ..errors import Errors
 from ..tasks.summarize import summarize
 from ..tasks.topics import keywords, latent_labels
 
-#: id(Vocab) -> the sparsecode components built on that Vocab (weakly: they can still be
-#: freed). A spaCy Vocab takes no weak references, so each entry checks its Vocab on lookup.
-_BY_VOCAB: Dict[int, "weakref.WeakSet[Any]"] = {}
+if TYPE_CHECKING:
+    from .component import SparseCoder
+
+#: The live sparsecode components (weakly: they can still be freed), and the lock that guards
+#: the set against a registration while another thread looks a model up.
+_COMPONENTS: "weakref.WeakSet[SparseCoder]" = weakref.WeakSet()
+_LOCK = threading.Lock()
 #: component -> (fingerprint, labels) of its latents' top-3 words
-_LABELS: "weakref.WeakKeyDictionary[Any, Tuple[str, List[str]]]" = weakref.WeakKeyDictionary()
+_LABELS: "weakref.WeakKeyDictionary[SparseCoder, Tuple[str, List[str]]]" = weakref.WeakKeyDictionary()
 
 
-def register_component(component: Any) -> None:
-    """Make ``component`` findable by the Docs of its pipeline (those on its ``Vocab``)."""
-    _BY_VOCAB.setdefault(id(component.vocab), weakref.WeakSet()).add(component)
+def register_component(component: "SparseCoder") -> None:
+    """Make ``component`` findable by the Docs whose codes its model makes."""
+    with _LOCK:
+        _COMPONENTS.add(component)
 
 
-def find_component(doc: Doc, required: bool = True) -> Any:
-    """The component of the Doc's pipeline whose model made the Doc's code (None, or E408, when none)."""
+def find_component(doc: Doc, *, required: bool = True) -> Optional["SparseCoder"]:
+    """The live component whose model made the Doc's code, that of the Doc's own pipeline first
+    (None, or E408, when no loaded pipeline has that model)."""
     fingerprint = doc.user_data.get(MODEL_KEY)
-    candidates = [c for c in _BY_VOCAB.get(id(doc.vocab), ()) if c.vocab is doc.vocab and c.is_initialized]
-    component = next((c for c in candidates if c.fingerprint() == fingerprint), None)
+    with _LOCK:
+        live = [c for c in _COMPONENTS if c.is_initialized]
+    live.sort(key=lambda c: c.vocab is not doc.vocab)
+    component = next((c for c in live if c.fingerprint() == fingerprint), None)
     if component is None and required:
-        raise ValueError(Errors.E408.format(what="sparsecode", fingerprint=fingerprint))
+        raise ValueError(Errors.E408.format(fingerprint=fingerprint))
     return component
 
 
@@ -72,7 +82,7 @@ def get_topics(doc: Doc) -> List[Tuple[int, float, Optional[str]]]:
     return [(j, w, None if labels is None else labels[j]) for j, w in code.top_latents()]
 
 
-def _labels(component: Any) -> List[str]:
+def _labels(component: "SparseCoder") -> List[str]:
     fingerprint = component.fingerprint()
     cached = _LABELS.get(component)
     if cached is None or cached[0] != fingerprint:

@@ -8,23 +8,22 @@ Layout (little-endian), columnar so every section is one vectorised numpy pass:
                | values: fp16 each, or int8 each + one fp16 max-abs scale per doc
     | crc32 of everything before it (u32)
 
-The fingerprint ties the bytes to the model that made the codes (``weights_fingerprint``);
+The fingerprint ties the bytes to the model that made the codes (``models.weights_fingerprint``);
 unpacking checks it, the length and the checksum, so truncated bytes or bytes from another
 model raise a clear error instead of returning garbage codes. No spaCy here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import zlib
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Tuple
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from ..codes import SparseCodes
 from ..errors import Errors
+from ..models import FINGERPRINT_BYTES
 
 if TYPE_CHECKING:
     from . import Coder
@@ -32,18 +31,6 @@ if TYPE_CHECKING:
 MAGIC = b"SPCD"
 VERSION = 1
 VALUE_FORMATS: Dict[str, int] = {"fp16": 0, "int8": 1}
-FINGERPRINT_BYTES = 8
-
-
-# --- fingerprint -------------------------------------------------------------------------
-def weights_fingerprint(tensors: Dict[str, torch.Tensor], strings: Sequence[str], family: str = "") -> bytes:
-    """8 bytes of sha256 over the family, the vocabulary strings and every weight tensor."""
-    h = hashlib.sha256(family.encode("utf8") + b"\0")
-    h.update("\n".join(strings).encode("utf8"))
-    for name in sorted(tensors):
-        h.update(name.encode("utf8") + b"\0")
-        h.update(tensors[name].detach().float().cpu().contiguous().numpy().tobytes())
-    return h.digest()[:FINGERPRINT_BYTES]
 
 
 # --- varints (LEB128), vectorised --------------------------------------------------------
@@ -84,11 +71,6 @@ def decode_varints(data: np.ndarray, count: int, pos: int) -> Tuple[np.ndarray, 
         has = lengths > j
         out[has] |= (window[starts[has] + j].astype(np.int64) & 0x7F) << (7 * j)
     return out, pos + int(ends[-1]) + 1
-
-
-def _read_varint(data: np.ndarray, pos: int) -> Tuple[int, int]:
-    values, pos = decode_varints(data, 1, pos)
-    return int(values[0]), pos
 
 
 def _corrupt(reason: str) -> ValueError:
@@ -184,13 +166,6 @@ def unpack(blob: bytes, fingerprint: Optional[bytes] = None) -> SparseCodes:
     if total and (indices.min() < 0 or indices.max() >= dim):
         raise _corrupt(f"a latent id is outside [0, {dim})")
     return SparseCodes(sp.csr_matrix((values, indices, indptr), shape=(n_docs, dim)))
-
-
-def compression_report(codes: SparseCodes, blob: bytes) -> Dict[str, float]:
-    """Bytes per document of the packed codes and of the same codes as a float32/int32 CSR."""
-    n = max(len(codes), 1)
-    csr_bytes = codes.matrix.data.nbytes + codes.matrix.indices.astype(np.int32).nbytes + codes.matrix.indptr.astype(np.int32).nbytes
-    return {"packed_bytes_per_doc": len(blob) / n, "csr_bytes_per_doc": csr_bytes / n, "mean_l0": float(codes.l0.mean()) if len(codes) else 0.0}
 
 
 def compress(coder: "Coder", docs: Iterable[Any], values: str = "fp16") -> bytes:

@@ -23,6 +23,7 @@ import torch
 from clitools import SAMPLE, SMALL, cli, run
 from spacy.tokens import DocBin
 
+from spacy_sparsecode import fit_component
 from spacy_sparsecode.io import load_tensors
 from spacy_sparsecode.models.trainer import TrainConfig
 from spacy_sparsecode.text.corpora import read_corpus
@@ -59,7 +60,7 @@ def test_train_matches_component_fit(cli_model: Path) -> None:
     ref = spacy.blank("en")
     component = ref.add_pipe("sparsecode", config={"model": {"n_latents": 32, "k": 4, "seed": 0}})
     docs = list(ref.tokenizer.pipe(r.text for r in read_corpus(SAMPLE)))
-    component.fit(docs, TrainConfig(epochs=2), progress=False)
+    fit_component(component, docs, TrainConfig(epochs=2), progress=False)
     assert component.bow_vocab.strings == nlp.get_pipe("sparsecode").bow_vocab.strings
     saved = load_tensors(cli_model / "sparsecode" / "model.safetensors")
     for name, tensor in component.torch_model.weight_tensors().items():

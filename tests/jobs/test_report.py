@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from spacy_sparsecode import fit_component
 from spacy_sparsecode.models.trainer import TrainConfig
 
 pytest.importorskip("matplotlib")
@@ -20,7 +21,7 @@ def tiny_model(tmp_path_factory, sample_texts, make_pipeline):
     path = tmp_path_factory.mktemp("report") / "nlp"
     nlp = spacy.blank("en")
     component = nlp.add_pipe("sparsecode", config={"model": {"n_latents": 16, "k": 3, "seed": 0}})
-    history = component.fit([nlp.make_doc(t) for t in sample_texts], TrainConfig(epochs=4, batch_size=32), progress=False)
+    history = fit_component(component, [nlp.make_doc(t) for t in sample_texts], TrainConfig(epochs=4, batch_size=32), progress=False)
     nlp.to_disk(path)
     (path / "history.json").write_text(json.dumps(history), encoding="utf8")
     return path

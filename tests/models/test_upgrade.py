@@ -16,7 +16,7 @@ import scipy.sparse as sp
 import torch
 
 from spacy_sparsecode.io import load_tensors
-from spacy_sparsecode.models import build_model, upgrade_saved
+from spacy_sparsecode.models import build_model, upgrade_saved, weights_fingerprint
 
 FORMAT3 = Path(__file__).parent / "format3"
 
@@ -54,9 +54,16 @@ def test_another_encoder_input_gives_other_codes():
         assert not np.allclose(model.encode(matrix).matrix.toarray(), codes, atol=1e-6)
 
 
+#: The fingerprint format 3 gave ``gaussian_beta_tensor`` with the strings w0, w1, ... (computed
+#: with spacy_sparsecode at commit f99c5c4: ``tasks.compress.model_fingerprint``).
+FORMAT3_GAUSSIAN_FINGERPRINT = "7ab6449640fc434f"
+
+
 def test_format_3_vae_beta_tensor_becomes_topic_word():
     model, matrix, codes = load_format3("gaussian_beta_tensor")
     assert "topic_word" in model.weight_tensors() and "beta" not in model.weight_tensors()
+    strings = [f"w{i}" for i in range(matrix.shape[1])]
+    assert weights_fingerprint(model, strings).hex() == FORMAT3_GAUSSIAN_FINGERPRINT  # packed codes stay valid
     assert model.config.beta == 1.0  # the KL weight keeps its name
     with torch.no_grad():
         assert np.allclose(model.encode(matrix).matrix.toarray(), codes, atol=1e-6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 
@@ -168,3 +169,37 @@ def test_pipeline_saved_in_format_3_loads_and_gives_its_codes():
     for doc, code in zip(nlp.pipe(expected["texts"]), expected["codes"]):
         assert doc._.sparse_code.indices.tolist() == code["indices"]
         assert np.allclose(doc._.sparse_code.values, code["values"], rtol=0, atol=1e-6)
+
+
+def _keywords_work(doc) -> bool:
+    return len(doc._.keywords) == 10 and all(label is not None for _, _, label in doc._.topics)
+
+
+def test_docs_find_their_model_outside_their_pipelines_vocab(trained_nlp, sample_texts):
+    doc = trained_nlp(sample_texts[0])
+    blank_vocab = spacy.blank("en").vocab
+    restored = next(DocBin(store_user_data=True, docs=[doc]).get_docs(blank_vocab))
+    assert restored.vocab is not trained_nlp.vocab and _keywords_work(restored)
+    assert _keywords_work(pickle.loads(pickle.dumps(doc)))
+    other = spacy.blank("en")
+    other.add_pipe("sparsecode", source=trained_nlp)  # the sourced component keeps the source's vocab
+    assert _keywords_work(other(sample_texts[1]))
+    copy = pickle.loads(pickle.dumps(trained_nlp))
+    assert _keywords_work(copy(sample_texts[2]))
+
+
+def test_doc_whose_model_is_not_loaded_says_so(trained_nlp, sample_texts):
+    doc = trained_nlp(sample_texts[0])
+    doc.user_data["sparsecode.model"] = "0" * 16
+    assert all(label is None for _, _, label in doc._.topics)
+    with pytest.raises(ValueError, match="E408.*0000000000000000"):
+        doc._.keywords
+
+
+def test_codes_use_stored_codes_only_from_this_model(trained_nlp, make_pipeline, sample_texts):
+    component = trained_nlp.get_pipe("sparsecode")
+    other = make_pipeline(sample_texts[:60], n_latents=16, k=2, epochs=2, seed=1)
+    foreign = other(sample_texts[0])  # a code of another model (another size)
+    assert component.codes([foreign]).dim == component.torch_model.config.n_latents
+    own = trained_nlp(sample_texts[0])
+    assert np.array_equal(component.codes([own]).to_dense(), component.codes([foreign]).to_dense())

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from spacy_sparsecode import fit_component
 from spacy_sparsecode.codes import SparseCode
 from spacy_sparsecode.tasks.generate import SentenceIndex, describe, interpolate, sample, sparsify, steer
 
@@ -75,7 +76,7 @@ def vae_nlp(sample_texts):
     nlp = spacy.blank("en")
     component = nlp.add_pipe("sparsecode", config={"model": {"@architectures": "spacy-sparsecode.LogisticNormalVAE.v1",
                                                              "n_latents": 16, "k": 4, "code_threshold": 0.05, "seed": 0}})
-    component.fit([nlp.make_doc(t) for t in sample_texts], TrainConfig(epochs=8, batch_size=16, seed=0), progress=False)
+    fit_component(component, [nlp.make_doc(t) for t in sample_texts], TrainConfig(epochs=8, batch_size=16, seed=0), progress=False)
     return nlp
 
 
