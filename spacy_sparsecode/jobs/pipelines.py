@@ -14,7 +14,6 @@ import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
-import catalogue
 import numpy as np
 import scipy.sparse as sp
 import spacy
@@ -26,6 +25,7 @@ from thinc.api import Config
 from ..errors import Errors
 from ..io import read_json
 from ..models.trainer import resolve_device
+from ..pipeline.architectures import ARCHITECTURES
 from ..pipeline.component import DEFAULT_MODEL, SparseCoder
 from .chunks import chunk_memory_zone
 
@@ -33,7 +33,8 @@ from .chunks import chunk_memory_zone
 META_KEY = "sparsecode_train"
 #: Key of ``doc.user_data`` holding the record id of an encoded Doc (``.spacy`` output).
 ID_KEY = "sparsecode.id"
-_PREFIX = "spacy-sparsecode."
+#: Model family name → its registered architecture (the current version of each).
+FAMILY_ARCHITECTURES = {family: name for name, family in ARCHITECTURES.items()}
 
 
 # --- trained pipelines ------------------------------------------------------------------
@@ -45,13 +46,17 @@ def find_sparsecode(nlp: Language, where: Any = "the pipeline") -> SparseCoder:
     return component
 
 
+def sparsecode_components(config: Config) -> List[str]:
+    """The names of a pipeline config's components made by the ``sparsecode`` factory."""
+    return [name for name, block in config.get("components", {}).items() if block.get("factory") == "sparsecode"]
+
+
 def check_model_dir(path: Path) -> None:
     """Fail early (E507) unless ``path`` holds a pipeline config with a sparsecode component."""
     config_path = Path(path) / "config.cfg"
     if not config_path.exists():
         raise ValueError(Errors.E507.format(path=path, reason="no config.cfg"))
-    config = load_config(config_path, interpolate=False)
-    names = [n for n, block in config.get("components", {}).items() if block.get("factory") == "sparsecode"]
+    names = sparsecode_components(load_config(config_path, interpolate=False))
     if not names:
         raise ValueError(Errors.E507.format(path=path, reason="no component with factory 'sparsecode'"))
     if not (Path(path) / names[0] / "cfg.json").exists():
@@ -66,31 +71,6 @@ def load_pipeline(path: Path) -> Tuple[Language, SparseCoder]:
 
 
 # --- building and writing a pipeline ---------------------------------------------------
-def family_architectures() -> Dict[str, str]:
-    """Model family name → registered architecture, from the ``spacy-sparsecode.*`` registry.
-
-    Each architecture is built once with its defaults to read the family it makes; for a
-    family with several versions the highest name wins. Generic architectures that take the
-    family as an argument are left out.
-    """
-    try:
-        names = list(registry.architectures.get_all())
-    except Exception:  # a broken third-party entry point must not hide ours
-        names = [key[2] for key in catalogue.REGISTRY if key[:2] == ("spacy", "architectures")]
-    families: Dict[str, str] = {}
-    for name in sorted(n for n in names if n.startswith(_PREFIX)):
-        try:
-            func = registry.architectures.get(name)
-            if "family" in inspect.signature(func).parameters:
-                continue
-            family = func().attrs.get("family")
-        except Exception:
-            continue
-        if family:
-            families[family] = name
-    return families
-
-
 def _check_options(architecture: str, options: Dict[str, Any], family: str) -> None:
     params = inspect.signature(registry.architectures.get(architecture)).parameters
     for option in options:
@@ -102,11 +82,10 @@ def _check_options(architecture: str, options: Dict[str, Any], family: str) -> N
 def model_block(base: Dict[str, Any], family: Optional[str], options: Dict[str, Any]) -> Dict[str, Any]:
     """The component's ``model`` block: ``base`` with ``options`` set, or ``family``'s architecture."""
     if family is not None:
-        families = family_architectures()
-        if family not in families:
-            raise ValueError(Errors.E505.format(value=family, valid=", ".join(sorted(families))))
-        _check_options(families[family], options, family)
-        return {"@architectures": families[family], **options}
+        if family not in FAMILY_ARCHITECTURES:
+            raise ValueError(Errors.E505.format(value=family, valid=", ".join(sorted(FAMILY_ARCHITECTURES))))
+        _check_options(FAMILY_ARCHITECTURES[family], options, family)
+        return {"@architectures": FAMILY_ARCHITECTURES[family], **options}
     architecture = base["@architectures"]
     _check_options(architecture, options, architecture)
     return {**base, **options}
@@ -125,7 +104,7 @@ def build_pipeline(config_path: Optional[Path], lang: str, family: Optional[str]
         name = "sparsecode"
     else:
         config = load_config(config_path)
-        names = [n for n, block in config.get("components", {}).items() if block.get("factory") == "sparsecode"]
+        names = sparsecode_components(config)
         if not names:
             raise ValueError(Errors.E508.format(path=config_path))
         name = names[0]
@@ -179,6 +158,8 @@ def write_pipeline(nlp: Language, output_dir: Path) -> None:
 
 # --- a pipeline in each worker process ----------------------------------------------------
 _WORKER: Dict[str, Any] = {}
+
+
 def setup_encoder(model: str, *, gpu_id: int = -1, docbin: bool = False, bags: bool = False) -> None:
     """Load the pipeline once per process (``map_chunks`` setup)."""
     nlp, component = load_pipeline(Path(model))
