@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from ..codes import SparseCodes
 from ..errors import ANY_INT, POSITIVE_INT, Errors, check_field, check_settings, one_of, setting
-from ..text.featurize import SCALINGS
+from ..text.featurize import SCALINGS, scaling_of
 
 #: Rows of training data the data-dependent hooks see (``init_from_data``, ``finish_fit``).
 DATA_SAMPLE_ROWS = 8192
@@ -188,15 +188,16 @@ def padded_codes(codes: SparseCodes, device: torch.device | str = "cpu") -> Tupl
 
 
 def scale_batch(batch: CsrBatch, scaling: str, idf: Optional[torch.Tensor]) -> CsrBatch:
-    """Input scaling: tf-idf, log1p-tfidf (sublinear tf: log(1 + count) × idf) or log1p values,
-    rows l2-normalised; ``count`` leaves counts as is."""
-    if scaling == "count":
+    """``batch`` (counts) scaled as ``text.featurize.SCALINGS[scaling]`` says; ``count`` returns it as is."""
+    rule = scaling_of(scaling)
+    if not rule.changes_values:
         return batch
-    values = torch.log1p(batch.values) if scaling in ("log1p", "log1p-tfidf") else batch.values
-    if scaling in ("tfidf", "log1p-tfidf"):
+    values = torch.log1p(batch.values) if rule.log1p else batch.values
+    if rule.idf:
         values = values * idf[batch.indices]
-    norms = batch.row_sum(values * values).sqrt().clamp_min(1e-12)
-    return batch.with_values(values / norms[batch.rows])
+    if rule.normalize:
+        values = values / batch.row_sum(values * values).sqrt().clamp_min(1e-12)[batch.rows]
+    return batch.with_values(values)
 
 
 class CodeModel(torch.nn.Module):

@@ -10,7 +10,8 @@ The cache assumes lexeme attributes (e.g. ``is_stop``) do not change while it is
 from __future__ import annotations
 
 import weakref
-from typing import Iterable, List, Optional, Tuple, Union
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,10 +22,35 @@ from spacy.vocab import Vocab
 from ..errors import Errors, check_choice
 from .vocab import ATTRS, FILTER_ATTRS, LEXEME_ATTRS, BagOfWordsVocab, HashIndex, keep_mask, lexeme_mask
 
-#: Input scalings of a count matrix, by name: the one set of names the featurizer and the
-#: models use (``CodeModel.scale`` applies the same ones to torch batches). Every scaling but
-#: ``count`` l2-normalises the rows.
-SCALINGS = ("tfidf", "log1p-tfidf", "log1p", "count")
+@dataclass(frozen=True)
+class Scaling:
+    """What an input scaling does to a row of counts, in this order: ``log1p`` takes
+    log(1 + count), ``idf`` multiplies by the vocabulary's idf, ``normalize`` l2-normalises."""
+
+    log1p: bool = False
+    idf: bool = False
+    normalize: bool = False
+
+    @property
+    def changes_values(self) -> bool:
+        return self.log1p or self.idf or self.normalize
+
+
+#: Input scalings of a count matrix, by name: the one table the featurizer (``scale_counts``)
+#: and the models (``models.base.scale_batch`` on torch batches) read. Its keys are the valid
+#: names (``one_of(SCALINGS)``).
+SCALINGS: Dict[str, Scaling] = {
+    "tfidf": Scaling(idf=True, normalize=True),
+    "log1p-tfidf": Scaling(log1p=True, idf=True, normalize=True),  # sublinear tf
+    "log1p": Scaling(log1p=True, normalize=True),
+    "count": Scaling(),  # the counts as they are
+}
+
+
+def scaling_of(name: str) -> Scaling:
+    """The scaling called ``name`` (E002 listing the valid names when there is none)."""
+    check_choice("scaling", name, SCALINGS)
+    return SCALINGS[name]
 
 _CHUNK_TOKENS = 1 << 18  # tokens gathered before a vectorised pass
 _DROP = -2  # cached verdict: the token is filtered out (or, for LOWER/ORTH, out of vocabulary)
@@ -101,7 +127,7 @@ def docs_to_csr(docs: Iterable[Union[Doc, Span]], vocab: BagOfWordsVocab, scalin
     Columns are sorted within rows and there are no explicit zeros; a Doc without
     in-vocabulary tokens gives an empty row.
     """
-    check_choice("scaling", scaling, SCALINGS)
+    rule = scaling_of(scaling)
     attrs = [ORTH] if vocab.config.attr in LEXEME_ATTRS else [ORTH, ATTRS[vocab.config.attr]]
     empty = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64))
     parts: List[Tuple[np.ndarray, np.ndarray, np.ndarray]] = [empty]
@@ -132,28 +158,29 @@ def docs_to_csr(docs: Iterable[Union[Doc, Span]], vocab: BagOfWordsVocab, scalin
     indptr = np.concatenate([[0], np.cumsum(row_nnz)])
     csr = sp.csr_matrix((data, indices, indptr), shape=(len(row_nnz), len(vocab)))
     csr.has_sorted_indices = True
-    idf = vocab.idf() if scaling.endswith("tfidf") else None
+    idf = vocab.idf() if rule.idf else None
     return scale_counts(csr, scaling, idf)
 
 
 def scale_counts(csr: sp.csr_matrix, scaling: str, idf: Optional[np.ndarray] = None) -> sp.csr_matrix:
-    """``count``: ``csr`` itself; ``log1p``: log(1 + count); ``tfidf``: count × idf; ``log1p-tfidf``:
-    log(1 + count) × idf; all but ``count`` with l2-normalised rows.
+    """``csr`` (counts) scaled as ``SCALINGS[scaling]`` says.
 
-    Returns a new float32 matrix except for ``count``; the tf-idf scalings need ``idf`` (``vocab.idf()``).
+    Returns a new float32 matrix, or ``csr`` itself for ``count``; the tf-idf scalings need
+    ``idf`` (``vocab.idf()``).
     """
-    check_choice("scaling", scaling, SCALINGS)
-    if scaling == "count":
+    rule = scaling_of(scaling)
+    if not rule.changes_values:
         return csr
     out = sp.csr_matrix(csr, dtype=np.float32, copy=True)
-    if scaling.startswith("log1p"):
+    if rule.log1p:
         np.log1p(out.data, out=out.data)
-    if scaling.endswith("tfidf"):
+    if rule.idf:
         if idf is None or np.shape(idf) != (out.shape[1],):
             raise ValueError(Errors.E101.format(n_cols=out.shape[1], got=None if idf is None else np.shape(idf)))
         out.data *= np.asarray(idf, dtype=np.float32)[out.indices]
-    rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
-    norms = np.sqrt(np.bincount(rows, weights=out.data.astype(np.float64) ** 2, minlength=out.shape[0]))
-    norms[norms == 0] = 1.0
-    out.data /= norms[rows].astype(np.float32)
+    if rule.normalize:
+        rows = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+        norms = np.sqrt(np.bincount(rows, weights=out.data.astype(np.float64) ** 2, minlength=out.shape[0]))
+        norms[norms == 0] = 1.0
+        out.data /= norms[rows].astype(np.float32)
     return out

@@ -7,13 +7,14 @@ from typing import List
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import spacy
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from spacy_sparsecode.models.base import CsrBatch, scale_batch
-from spacy_sparsecode.text.featurize import SCALINGS, docs_to_csr, scale_counts
+from spacy_sparsecode.text.featurize import SCALINGS, Scaling, docs_to_csr, scale_counts
 from spacy_sparsecode.text.vocab import BagOfWordsVocab, VocabConfig, token_hashes
 
 TEXTS = [
@@ -160,6 +161,18 @@ def test_scalings_mean_the_same_for_the_featurizer_and_the_models(nlp):
     for scaling in SCALINGS:
         batch = scale_batch(CsrBatch.from_csr(counts), scaling, torch.from_numpy(idf))
         assert np.allclose(batch.to_scipy().toarray(), scale_counts(counts, scaling, idf).toarray(), atol=1e-6), scaling
+    with pytest.raises(ValueError, match=r"\[E002\].*tfidf, log1p-tfidf, log1p, count"):
+        scale_batch(CsrBatch.from_csr(counts), "bm25", torch.from_numpy(idf))
+
+
+def test_one_table_of_scalings():
+    assert SCALINGS["count"] == Scaling(log1p=False, idf=False, normalize=False)
+    assert SCALINGS["log1p-tfidf"] == Scaling(log1p=True, idf=True, normalize=True)
+    assert all(rule.normalize for name, rule in SCALINGS.items() if name != "count")
+    counts = sp.csr_matrix(np.array([[2.0, 0.0], [0.0, 3.0]], dtype=np.float32))
+    assert scale_counts(counts, "count") is counts
+    batch = CsrBatch.from_csr(counts)
+    assert scale_batch(batch, "count", None) is batch
 
 
 def test_round_trip(nlp):
