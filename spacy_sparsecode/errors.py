@@ -113,6 +113,10 @@ class Errors(metaclass=_WithCodes):
     E410 = "Latent id {latent} is out of range for a model with {n_latents} latents (argument '{name}')."
     E411 = "Argument '{name}' must be {expected}, got {value!r}."
     E412 = "The sentence index is empty: build it from a corpus with at least one sentence that has vocabulary words."
+    E413 = (
+        "Cannot compare codes of {a} and {b} latents: doc.similarity with code_vectors compares Docs and "
+        "Spans coded by the same sparsecode model."
+    )
     E420 = (
         "Document {row} passed to '{name}' has no words in the model's vocabulary: it has no posterior "
         "to sample around. Pass a document with in-vocabulary words."

@@ -32,7 +32,7 @@ from ..models import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, upgrade_saved, weigh
 from ..text.featurize import docs_to_csr
 from ..text.vocab import BagOfWordsVocab, VocabConfig
 from .architectures import get_torch_model
-from .extensions import get_sparse_code, install_extensions, register_component, store_code
+from .extensions import get_sparse_code, install_extensions, register_component, store_code, use_code_vectors
 
 default_model_config = """
 [model]
@@ -63,6 +63,7 @@ DEFAULT_MODEL = Config().from_str(default_model_config)["model"]
         "drop_num": True,
         "min_length": 2,
         "alpha_only": False,
+        "code_vectors": False,
         "scorer": {"@scorers": "spacy-sparsecode.scorer.v1"},
     },
     default_score_weights={"sparsecode_fit": 1.0, "sparsecode_l0": None, "sparsecode_dead": None},
@@ -80,13 +81,18 @@ def make_sparsecode(
     drop_num: bool,
     min_length: int,
     alpha_only: bool,
+    code_vectors: bool,
     scorer: Optional[Callable],
 ) -> "SparseCoder":
-    """Create a ``sparsecode`` component: vocabulary settings + a sparse code model."""
+    """Create a ``sparsecode`` component: vocabulary settings + a sparse code model.
+
+    code_vectors (bool): the codes drive ``doc.vector`` / ``doc.similarity`` and the same for Spans
+        (spaCy's user hooks), e.g. for a pipeline without word vectors.
+    """
     vocab_config = VocabConfig(attr=attr, min_df=min_df, max_df=max_df, max_size=max_size, drop_stop=drop_stop,
                                drop_punct=drop_punct, drop_num=drop_num, min_length=min_length,
                                alpha_only=alpha_only)
-    return SparseCoder(nlp.vocab, model, name, vocab_config=vocab_config, scorer=scorer)
+    return SparseCoder(nlp.vocab, model, name, vocab_config=vocab_config, code_vectors=code_vectors, scorer=scorer)
 
 
 class SparseCoder(TrainablePipe):
@@ -97,13 +103,15 @@ class SparseCoder(TrainablePipe):
     """
 
     def __init__(self, vocab: Vocab, model: Model, name: str = "sparsecode", *,
-                 vocab_config: VocabConfig = VocabConfig(), scorer: Optional[Callable] = None) -> None:
+                 vocab_config: VocabConfig = VocabConfig(), code_vectors: bool = False,
+                 scorer: Optional[Callable] = None) -> None:
         install_extensions()
         self.vocab = vocab
         self.model = model
         self.name = name
         self.scorer = scorer
         self.vocab_config = vocab_config
+        self.code_vectors = code_vectors
         self.bow_vocab: Optional[BagOfWordsVocab] = None
         self.cfg: Dict[str, Any] = {}
         #: (weights key, hex fingerprint): recomputed only when a weight tensor changes.
@@ -183,6 +191,8 @@ class SparseCoder(TrainablePipe):
         register_component(self)  # a copied or unpickled component did not run __init__
         for doc, code in zip(docs, codes):
             store_code(doc, code, fingerprint)
+            if self.code_vectors:
+                use_code_vectors(doc)
 
     def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd: Optional[Optimizer] = None,
                losses: Optional[Dict[str, float]] = None) -> Dict[str, float]:

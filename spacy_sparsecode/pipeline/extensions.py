@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple, Union
+
+import numpy as np
 
 from spacy.tokens import Doc, Span
 
@@ -119,6 +121,32 @@ def get_span_code(span: Span) -> Optional[SparseCode]:
         component = find_component(doc)
         spans[key] = component.torch_model.encode(component.featurize([span]))[0].to_user_data()
     return SparseCode.from_user_data(spans[key])
+
+
+def code_vector(item: Union[Doc, Span]) -> np.ndarray:
+    """The dense code of a Doc or Span as its vector (all zero without a code)."""
+    code = item._.sparse_code
+    return np.zeros(0, dtype=np.float32) if code is None else code.to_dense()
+
+
+def code_similarity(item: Union[Doc, Span], other: Union[Doc, Span]) -> float:
+    """Cosine of the codes of a Doc or Span and another Doc or Span (0.0 when either code is empty)."""
+    a, b = code_vector(item), code_vector(other)
+    if a.shape != b.shape:
+        raise ValueError(Errors.E413.format(a=a.shape[0], b=b.shape[0]))
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / norm if norm > 0 else 0.0
+
+
+def use_code_vectors(doc: Doc) -> None:
+    """Make the codes drive ``vector``, ``has_vector`` and ``similarity`` of the Doc and its Spans
+    (spaCy's user hooks; module-level functions, so a pickled Doc keeps them; a DocBin does not)."""
+    for hooks in (doc.user_hooks, doc.user_span_hooks):
+        hooks.update(vector=code_vector, has_vector=_has_code, similarity=code_similarity)
+
+
+def _has_code(item: Union[Doc, Span]) -> bool:
+    return item._.sparse_code is not None
 
 
 def install_extensions() -> None:

@@ -203,3 +203,29 @@ def test_codes_use_stored_codes_only_from_this_model(trained_nlp, make_pipeline,
     assert component.codes([foreign]).dim == component.torch_model.config.n_latents
     own = trained_nlp(sample_texts[0])
     assert np.array_equal(component.codes([own]).to_dense(), component.codes([foreign]).to_dense())
+
+
+def test_code_vectors_drive_doc_and_span_similarity(make_pipeline, sample_texts):
+    plain = make_pipeline(sample_texts, epochs=4)
+    assert not plain(sample_texts[0]).has_vector  # off by default: a blank pipeline has no vectors
+    nlp = spacy.blank("en")
+    coder = nlp.add_pipe("sparsecode", source=plain)
+    coder.code_vectors = True
+    assert nlp.config["components"]["sparsecode"]["code_vectors"] is False  # the factory option for new pipelines
+    a, b = nlp(sample_texts[0]), nlp(sample_texts[1])
+    assert a.has_vector and np.array_equal(a.vector, a._.sparse_code.to_dense())
+    expected = a.vector @ b.vector / (np.linalg.norm(a.vector) * np.linalg.norm(b.vector))
+    assert a.similarity(b) == pytest.approx(float(expected))
+    span = a[0:8]
+    assert np.array_equal(span.vector, span._.sparse_code.to_dense()) and -1e-6 <= span.similarity(a) <= 1 + 1e-6
+    assert pickle.loads(pickle.dumps(a)).similarity(b) == pytest.approx(a.similarity(b))
+    other = make_pipeline(sample_texts[:60], n_latents=16, k=2, epochs=2, seed=1)
+    other.get_pipe("sparsecode").code_vectors = True
+    with pytest.raises(ValueError, match="E413"):
+        a.similarity(other(sample_texts[2]))
+
+
+def test_code_vectors_is_a_factory_option(sample_texts):
+    nlp = spacy.blank("en")
+    coder = nlp.add_pipe("sparsecode", config={"code_vectors": True, "model": {"n_latents": 16, "k": 2}})
+    assert coder.code_vectors
