@@ -3,7 +3,8 @@
 cli → jobs → pipeline → tasks → models → text / metrics / io → codes / errors. Every import
 statement of every module is read (including imports inside functions), resolved to a module
 of the package, and compared by layer; ``__init__`` and ``__main__`` of the package root are
-the public entry points and may import anything.
+the public entry points and may import anything. Imports by a computed name
+(``importlib.import_module``, ``__import__``), which this reading cannot follow, are not allowed.
 """
 
 from __future__ import annotations
@@ -70,8 +71,48 @@ def test_imports_only_point_down(path: Path):
     assert not upward, f"{source} (layer {_layer(source)}) imports upward: {upward}"
 
 
-def test_the_check_catches_an_upward_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+UPWARD_IMPORTS = {
+    "a plain import": "from ..jobs.train import TrainJob\n",
+    "an import inside a function": "def load():\n    from ..jobs.train import TrainJob\n    return TrainJob\n",
+    "a subpackage from its parent": "from .. import jobs\n",
+    "an absolute import": "import spacy_sparsecode.cli.app\n",
+}
+
+
+@pytest.mark.parametrize("text", UPWARD_IMPORTS.values(), ids=UPWARD_IMPORTS.keys())
+def test_the_check_catches_an_upward_import(text: str, monkeypatch: pytest.MonkeyPatch):
     fake = ROOT / "models" / "_fake_upward.py"  # never written: the parser reads a patched text
-    monkeypatch.setattr(Path, "read_text", lambda self, encoding=None: "from ..jobs.train import TrainJob\n")
-    assert [target for _, target in _imports(fake)] == [f"{PACKAGE}.jobs.train"]
-    assert _layer(f"{PACKAGE}.jobs.train") < _layer(_module_name(fake))
+    monkeypatch.setattr(Path, "read_text", lambda self, encoding=None: text)
+    targets = [target for _, target in _imports(fake)]
+    assert len(targets) == 1 and targets[0] in MODULES
+    assert _layer(targets[0]) < _layer(_module_name(fake)), targets
+
+
+DYNAMIC_IMPORTS = {"import_module", "__import__"}
+
+
+def _dynamic_imports(tree: ast.AST) -> Iterator[int]:
+    """Lines that import by a name computed at run time, which the static check cannot follow."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+            if name in DYNAMIC_IMPORTS:
+                yield node.lineno
+        elif isinstance(node, ast.ImportFrom) and any(alias.name in DYNAMIC_IMPORTS for alias in node.names):
+            yield node.lineno
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_dynamic_imports(path: Path):
+    lines = list(_dynamic_imports(ast.parse(path.read_text(encoding="utf8"))))
+    assert not lines, f"{_module_name(path)} imports dynamically at lines {lines}: use an import statement"
+
+
+@pytest.mark.parametrize("text", [
+    "import importlib\nimportlib.import_module('spacy_sparsecode.cli.app')\n",
+    "from importlib import import_module\n",
+    "def f(name):\n    return __import__(name)\n",
+])
+def test_the_check_catches_a_dynamic_import(text: str):
+    assert list(_dynamic_imports(ast.parse(text)))
