@@ -187,3 +187,39 @@ def topic_report(
         "td": topic_diversity(top_words(weights, td_top_n)),
         "n_topics": n_topics,
     }
+
+
+def latent_diagnostics(
+    weights: np.ndarray,
+    codes: Sparse,
+    reference: Sparse,
+    train_df: ArrayLike,
+    top_n: int = 10,
+) -> Dict[str, np.ndarray]:
+    """Per latent: what users can check of its top words (each array has one entry per latent).
+
+    ``npmi``: mean NPMI of its ``top_n`` words in ``reference`` (held-out bags); ``supported``:
+    whether some reference document holds at least two of them (else no pair co-occurs and its
+    NPMI is -1); ``docs_served``: rows of ``codes`` (the reference documents' codes) where the
+    latent is active; ``top_df_median``: the median training document frequency ``train_df`` of
+    its top words (a latent led by words of a handful of documents has a small one).
+    """
+    words = top_words(weights, top_n)
+    docs = _rows(reference, "reference")
+    n_topics, n_cols = np.shape(weights)
+    if docs.shape[1] != n_cols:
+        raise ValueError(Errors.E300.format(name="reference", shape=docs.shape, expected=f"(n_docs, {n_cols}) like 'weights'"))
+    active = _rows(codes, "codes")
+    if active.shape[1] != n_topics:
+        raise ValueError(Errors.E300.format(name="codes", shape=active.shape, expected=f"(n_docs, {n_topics}) like 'weights'"))
+    df = np.asarray(train_df, dtype=np.float64)
+    if df.shape != (n_cols,):
+        raise ValueError(Errors.E300.format(name="train_df", shape=df.shape, expected=f"({n_cols},)"))
+    binary = (sp.csc_array(docs) != 0).astype(np.float64)
+    hits = np.stack([np.asarray(binary[:, row].sum(axis=1)).ravel() for row in words], axis=1)  # (n_docs, K)
+    return {
+        "npmi": npmi(words, docs),
+        "supported": (hits >= 2).any(axis=0),
+        "docs_served": np.asarray((active != 0).sum(axis=0)).ravel(),
+        "top_df_median": np.median(df[words], axis=1),
+    }

@@ -139,3 +139,19 @@ def test_topic_report():
 def test_bad_input(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+def test_latent_diagnostics_per_latent():
+    from spacy_sparsecode.metrics import latent_diagnostics
+
+    # latent 0 leads with words 0, 1 (together in documents 0 and 1); latent 1 with words 2, 3 (never together)
+    weights = np.array([[0.9, 0.8, 0.1, 0.0], [0.0, 0.1, 0.9, 0.8]])
+    reference = sp.csr_matrix(np.array([[1, 1, 0, 0], [2, 1, 1, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float32))
+    codes = sp.csr_matrix(np.array([[0.5, 0.0], [0.3, 0.2], [0.0, 0.4], [0.0, 0.0]], dtype=np.float32))
+    out = latent_diagnostics(weights, codes, reference, train_df=[40, 30, 2, 1], top_n=2)
+    assert out["supported"].tolist() == [True, False]
+    assert out["npmi"][1] == -1.0 and out["npmi"][0] > 0
+    assert out["docs_served"].tolist() == [2, 2]
+    assert out["top_df_median"].tolist() == [35.0, 1.5]
+    with pytest.raises(ValueError, match="train_df"):
+        latent_diagnostics(weights, codes, reference, train_df=[1, 2], top_n=2)

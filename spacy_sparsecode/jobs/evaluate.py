@@ -4,8 +4,11 @@ The corpus is tokenised, featurised and encoded in chunks (``chunks.map_chunks``
 pipeline workers of ``pipelines``). Figures: NPMI of each latent's top-10 words by document
 co-occurrence in this corpus (held out when the corpus was not trained on), topic
 diversity (unique share of the top-25 words), mean L0, dead-latent share, reconstruction
-fit; and, when records have labels, linear-probe accuracy (on the records' train/test
-split when they have one, else a seeded stratified 80/20 split) and cluster NMI.
+fit; per latent (``latents``): its top words, their held-out NPMI, whether any document holds
+two of them, the documents it serves and the median training document frequency of its top
+words, and the share of latents whose top words co-occur in no document (``unsupported_share``);
+and, when records have labels, linear-probe accuracy (on the records' train/test split when they
+have one, else a seeded stratified 80/20 split) and cluster NMI.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 import numpy as np
 
 from .. import metrics
+from ..tasks.topics import topic_words
 from .chunks import CorpusOptions, chunked, map_chunks
 from .pipelines import encode_chunk, load_pipeline, setup_encoder, stack_parts
 
@@ -35,6 +39,13 @@ def _probe_split(labels: np.ndarray, splits: List[Optional[str]], seed: int) -> 
         return None
     stratify = labels[rows].astype(str) if counts.min() >= 2 else None
     return tuple(train_test_split(rows, test_size=0.2, random_state=seed, stratify=stratify))
+
+
+def _latent_rows(latents: Dict[str, np.ndarray], words: List[List[str]]) -> List[Dict[str, Any]]:
+    """One JSON-safe row per latent: its top words and ``metrics.latent_diagnostics``."""
+    return [{"latent": j, "top_words": words[j], "npmi_heldout": float(latents["npmi"][j]),
+             "supported": bool(latents["supported"][j]), "docs_served": int(latents["docs_served"][j]),
+             "top_df_median": float(latents["top_df_median"][j])} for j in range(len(words))]
 
 
 def evaluate_corpus(
@@ -67,6 +78,7 @@ def evaluate_corpus(
     X = stack_parts(bags, len(component.bow_vocab))
     weights = component.torch_model.topic_word_weights().float().cpu().numpy()
     topics = metrics.topic_report(weights, reference_heldout=X, top_n=min(10, X.shape[1]), td_top_n=min(25, X.shape[1]))
+    latents = metrics.latent_diagnostics(weights, C, X, component.bow_vocab.df, top_n=min(10, X.shape[1]))
     result: Dict[str, Any] = {
         "model": str(model), "corpus": str(corpus), "n_docs": int(C.shape[0]), "n_skipped": reader.n_skipped,
         "n_vocab": int(X.shape[1]), "n_latents": int(n_latents),
@@ -74,6 +86,8 @@ def evaluate_corpus(
         "mean_l0": metrics.mean_l0(C), "dead_share": metrics.dead_share(C),
         "reconstruction_fit": component.torch_model.reconstruction_fit(X),
         "probe_accuracy": None, "cluster_nmi": None, "n_labelled": 0,
+        "unsupported_share": float(1.0 - latents["supported"].mean()),
+        "latents": _latent_rows(latents, topic_words(component, min(10, X.shape[1]))),
     }
     label_array = np.array(labels, dtype=object)
     labelled = np.flatnonzero(label_array != None)  # noqa: E711
