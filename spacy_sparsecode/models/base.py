@@ -238,7 +238,7 @@ class CodeModel(torch.nn.Module):
     def init_from_data(self, batch: CsrBatch) -> None:
         """Data-dependent initialisation from a sample of training rows; nothing by default."""
 
-    def post_step(self, constrain: bool = True) -> None:
+    def post_step(self, *, constrain: bool = True) -> None:
         """Called after every optimizer step (projections, constraints); nothing by default.
 
         ``constrain=False`` holds off the family's topic constraints (the fast trainer's
@@ -337,7 +337,7 @@ class CodeModel(torch.nn.Module):
                 return self.decode(indices, values)
 
     @torch.no_grad()
-    def denoise(self, matrix: sp.csr_matrix, top_n: int = 10, only_new: bool = True,
+    def denoise(self, matrix: sp.csr_matrix, top_n: int = 10, *, only_new: bool = True,
                 batch_size: int = 2048) -> Tuple[np.ndarray, np.ndarray]:
         """Reconstruct the clean bag of each (partial, noisy) row and return its top words.
 

@@ -123,7 +123,7 @@ class DictionaryCoder(CodeModel):
         self.fit_direct(batch.to_scipy())
 
     @torch.no_grad()
-    def post_step(self, constrain: bool = True) -> None:
+    def post_step(self, *, constrain: bool = True) -> None:
         """Keep the atoms non-negative with unit norm after a gradient step (no topic constraints)."""
         self.dictionary.clamp_(min=0)
         self.dictionary.div_(self.dictionary.norm(dim=1, keepdim=True).clamp_min(1e-8))

@@ -164,7 +164,7 @@ class SparseAutoencoder(CodeModel):
         return self.W_dec
 
     @torch.no_grad()
-    def post_step(self, constrain: bool = True) -> None:
+    def post_step(self, *, constrain: bool = True) -> None:
         """Project the decoder back onto non-negative unit-norm rows after an update.
 
         Topic constraints on the decoder's word columns, when ``constrain``:

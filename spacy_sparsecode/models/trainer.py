@@ -92,7 +92,7 @@ class TrainingError(RuntimeError):
 class Trainer:
     """Adam over shuffled CSR minibatches with warmup + cosine decay, clipping and a NaN guard."""
 
-    def __init__(self, model: CodeModel, config: TrainConfig, progress: bool = True,
+    def __init__(self, model: CodeModel, config: TrainConfig, *, progress: bool = True,
                  on_epoch_end: Optional[Callable[[Dict[str, float]], None]] = None) -> None:
         self.config = config
         self.device = resolve_device(config.gpu_id)
@@ -111,7 +111,7 @@ class Trainer:
         t = (step - warmup) / max(1, total - warmup)
         return cfg.lr * (cfg.final_lr_share + (1 - cfg.final_lr_share) * 0.5 * (1 + math.cos(math.pi * t)))
 
-    def fit(self, matrix: sp.csr_matrix, checkpoint_dir: Optional[Path] = None, resume: bool = False,
+    def fit(self, matrix: sp.csr_matrix, *, checkpoint_dir: Optional[Path] = None, resume: bool = False,
             init_from_data: bool = True) -> List[Dict[str, float]]:
         """Train on the rows of ``matrix`` (raw counts); returns the per-epoch history.
 

@@ -95,7 +95,7 @@ def select_sentences(model: CodeModel, sentence_bags: sp.csr_matrix, n_select: i
 _SENTENCIZER: Any = None
 
 
-def sentence_spans(doc: Any, warn: bool = True) -> List[Any]:
+def sentence_spans(doc: Any, *, warn: bool = True) -> List[Any]:
     """The Doc's sentences: from its parser/senter/sentencizer, else spaCy's rule-based
     ``Sentencizer`` is applied to the Doc (and a warning says so)."""
     global _SENTENCIZER

@@ -362,6 +362,19 @@ def test_decoder_topic_constraints_limit_the_latents_of_each_word():
         small_model("topk", exclusivity=1.5)
 
 
+@pytest.mark.parametrize("family", list(MODEL_FAMILIES))
+def test_flags_are_keyword_only(family):
+    model = small_model(family)
+    with pytest.raises(TypeError):
+        model.post_step(False)
+    with pytest.raises(TypeError):
+        model.denoise(sp.csr_matrix((1, V), dtype=np.float32), 3, False)
+    with pytest.raises(TypeError):
+        Trainer(model, TrainConfig(epochs=1), False)
+    with pytest.raises(TypeError):
+        Trainer(model, TrainConfig(epochs=1), progress=False).fit(sp.csr_matrix((1, V), dtype=np.float32), None)
+
+
 def test_nonneg_encoder_input_gives_every_document_its_k_latents(data):
     matrix = data[0][:64]
     free = small_model("topk")
@@ -404,9 +417,9 @@ def test_constrain_from_holds_the_constraints_off_for_a_share_of_the_steps(data,
     calls = []
     original = type(model).post_step
 
-    def recording_post_step(self, constrain: bool = True) -> None:
+    def recording_post_step(self, *, constrain: bool = True) -> None:
         calls.append(constrain)
-        original(self, constrain)
+        original(self, constrain=constrain)
 
     monkeypatch.setattr(type(model), "post_step", recording_post_step)
     Trainer(model, TrainConfig(lr=0.02, batch_size=16, epochs=4, constrain_from=0.5, seed=0), progress=False).fit(matrix)

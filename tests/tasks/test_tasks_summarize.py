@@ -7,7 +7,7 @@ import warnings
 import pytest
 from spacy.tokens import DocBin
 
-from spacy_sparsecode.tasks.summarize import summarize
+from spacy_sparsecode.tasks.summarize import sentence_spans, summarize
 
 
 def _summarize(nlp, text, **kwargs):
@@ -36,6 +36,15 @@ def test_missing_sentences_warn_and_sentencizer_is_used(trained_nlp, sample_text
     with pytest.warns(UserWarning, match="W400"):
         spans = doc._.summary
     assert 1 <= len(spans) <= 3
+
+
+def test_warn_is_keyword_only(trained_nlp, sample_texts):
+    doc = trained_nlp(sample_texts[0])
+    with pytest.raises(TypeError):
+        sentence_spans(doc, False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sentence_spans(doc, warn=False)
 
 
 def test_pipeline_sentences_are_used_without_warning(trained_nlp, sample_texts):
