@@ -25,6 +25,7 @@ import scipy.sparse as sp
 
 from ..errors import Errors
 from ..io import check_output_file, write_bytes_atomic
+from ..metrics import latent_diagnostics
 from ..tasks.topics import topic_words
 from .chunks import CorpusOptions
 from .pipelines import META_KEY, load_pipeline
@@ -37,11 +38,13 @@ REPORT_FILES = ("report.html", "training.png", "topics.png", "doc_map.png", "l0_
 
 @dataclass
 class Section:
-    """One block of the page: a title, an optional image file, and notes."""
+    """One block of the page: a title, an optional image file, notes and an optional table
+    (header row first)."""
 
     title: str
     image: Optional[Path] = None
     notes: List[str] = field(default_factory=list)
+    table: List[List[str]] = field(default_factory=list)
 
 
 def _pyplot():
@@ -223,13 +226,38 @@ def _img_tag(path: Path) -> str:
     return f'<img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
 
 
+def _html_table(rows: List[List[str]]) -> str:
+    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows[1:])
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def latent_section(component: Any, docs: List[Any], codes: sp.csr_matrix, max_rows: int = 40) -> Section:
+    """The per-latent diagnostics of ``evaluate`` on the sampled documents, as a table."""
+    bags = component.featurize(docs)
+    weights = component.torch_model.topic_word_weights().float().cpu().numpy()
+    diagnostics = latent_diagnostics(weights, codes, bags, component.bow_vocab.df, top_n=min(10, bags.shape[1]))
+    words = topic_words(component, min(10, bags.shape[1]))
+    order = np.argsort(-diagnostics["docs_served"], kind="stable")[:max_rows]
+    rows = [["latent", "documents", "NPMI", "median df of top words", "top words"]]
+    rows += [[str(j), str(int(diagnostics["docs_served"][j])), f"{diagnostics['npmi'][j]:.3f}",
+              f"{diagnostics['top_df_median'][j]:.0f}", " ".join(words[j])] for j in order]
+    unsupported = 1.0 - float(diagnostics["supported"].mean())
+    notes = [f"The {len(order)} latents that serve the most of the {codes.shape[0]:,} sampled documents. NPMI of each "
+             "latent's top-10 words by co-occurrence in these documents (held out if the model was not trained on them); "
+             f"{unsupported:.0%} of all latents have top words that no sampled document holds two of. The median "
+             "training document frequency of a latent's top words shows latents led by rare words."]
+    return Section("Latents: documents served, coherence, word rarity", notes=notes, table=rows)
+
+
 def render_html(title: str, facts: List[Tuple[str, str]], sections: List[Section]) -> str:
     rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts)
     body = []
     for section in sections:
         notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in section.notes)
         image = _img_tag(section.image) if section.image is not None else ""
-        body.append(f"<section><h2>{html.escape(section.title)}</h2>{notes}{image}</section>")
+        table = _html_table(section.table) if section.table else ""
+        body.append(f"<section><h2>{html.escape(section.title)}</h2>{notes}{image}{table}</section>")
     style = ("body{font-family:system-ui,sans-serif;max-width:1300px;margin:24px auto;color:#222}"
              "h1{font-size:22px}h2{font-size:17px;border-bottom:1px solid #ddd;padding-bottom:4px}"
              "table{border-collapse:collapse;font-size:13px}th,td{text-align:left;padding:2px 12px 2px 0}"
@@ -266,7 +294,8 @@ def build_report(model_dir: PathLike, out_dir: PathLike, corpus: str = "bbc", re
     nlp, component = load_pipeline(model_dir)
     _clear_report_files(out_dir, overwrite)
     texts, labels = _doc_sample(corpus, reading, max_docs)
-    codes = component.predict(list(reading.tokenise(nlp, texts, component.name))).matrix.tocsr()
+    docs = list(reading.tokenise(nlp, texts, component.name))
+    codes = component.predict(docs).matrix.tocsr()
     keep = np.diff(codes.indptr) > 0
     if not keep.any():
         raise ValueError(Errors.E702.format(corpus=corpus))
@@ -289,6 +318,7 @@ def build_report(model_dir: PathLike, out_dir: PathLike, corpus: str = "bbc", re
     sections.append(Section("Top words per latent", plot_topics(words, usage, out_dir / "topics.png"),
                             [f"Latents ordered by the number of the {codes.shape[0]:,} sampled documents that use them; "
                              f"{int((usage == 0).sum())} of {K} latents are unused in the sample."]))
+    sections.append(latent_section(component, docs, codes))
     xy, method = project_2d(codes[keep])
     kept_labels = [label for label, k in zip(labels, keep) if k]
     notes = [f"{method} of the codes of {int(keep.sum()):,} documents from corpus {corpus!r}"

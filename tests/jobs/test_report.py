@@ -41,6 +41,8 @@ def test_report_writes_pngs_and_self_contained_html(tiny_model, tmp_path):
     text = page.read_text(encoding="utf8")
     assert text.count('src="data:image/png;base64,') == 5
     assert "file://" not in text and "<script" not in text
+    assert "Latents: documents served, coherence, word rarity" in text and "median df of top words" in text
+    assert text.count("<tr><td>") >= 10  # a row per latent
     with pytest.raises(FileExistsError, match="E501"):
         build_report(tiny_model, out, corpus=str(SAMPLE), max_docs=100)
 
