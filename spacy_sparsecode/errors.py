@@ -24,6 +24,10 @@ class Errors(metaclass=_WithCodes):
     E001 = "Config field '{field}' must be {expected}, got {value!r}."
     E002 = "Unknown {what} {value!r}. Valid values: {valid}."
     E003 = "Config field 'k' ({k}) must be <= 'n_latents' ({n_latents})."
+    E004 = (
+        "Field '{field}' of {owner} declares no {what}, which its architecture's config schema needs: "
+        "declare it with errors.setting(default, check), with a Check that has a name."
+    )
     # component life cycle (E01x)
     E010 = (
         "The '{name}' component is not initialized: call nlp.initialize() (or train it "
@@ -194,13 +198,15 @@ class Check:
     """A constraint on a setting: the values ``ok`` allows, described by ``expected``.
 
     ``kind`` is the Python type a config file gives (int, float, str, bool); ``choices`` the
-    valid values of a choice (then E002 lists them).
+    valid values of a choice (then E002 lists them); ``name`` the name of the type a config
+    schema makes of it (``PositiveInt``; needed by the settings of a registered architecture).
     """
 
     kind: type
     expected: str
     ok: Callable[[Any], bool]
     choices: Tuple[str, ...] = ()
+    name: str = ""
 
     def __call__(self, name: str, value: Any) -> None:
         """Raise the catalogue's error naming the setting ``name`` when ``value`` is not allowed."""
@@ -211,32 +217,33 @@ class Check:
 
     def explained(self, note: str) -> "Check":
         """The same constraint, with ``note`` (what a special value means) in its message."""
-        return Check(self.kind, f"{self.expected} ({note})", self.ok, self.choices)
+        return Check(self.kind, f"{self.expected} ({note})", self.ok, self.choices, self.name)
 
 
 def _number(value: Any, kinds: Tuple[type, ...]) -> bool:
     return isinstance(value, kinds) and not isinstance(value, bool)
 
 
-def _check(kind: type, expected: str, ok: Callable[[Any], bool]) -> Check:
+def _check(name: str, kind: type, expected: str, ok: Callable[[Any], bool]) -> Check:
     kinds = (int,) if kind is int else (int, float)
-    return Check(kind, expected, lambda v: _number(v, kinds) and ok(v))
+    return Check(kind, expected, lambda v: _number(v, kinds) and ok(v), name=name)
 
 
-POSITIVE_INT = _check(int, "an int > 0", lambda v: v > 0)
-NON_NEGATIVE_INT = _check(int, "an int >= 0", lambda v: v >= 0)
-POSITIVE = _check(float, "a float > 0", lambda v: v > 0)
-NON_NEGATIVE = _check(float, "a float >= 0", lambda v: v >= 0)
-RATE = _check(float, "a float in [0, 1)", lambda v: 0 <= v < 1)
-SHARE = _check(float, "a float in [0, 1]", lambda v: 0 <= v <= 1)
-PROBABILITY = _check(float, "a float in (0, 1)", lambda v: 0 < v < 1)
-ANY_INT = _check(int, "an int", lambda v: True)
-BOOL = Check(bool, "a bool", lambda v: isinstance(v, bool))
+POSITIVE_INT = _check("PositiveInt", int, "an int > 0", lambda v: v > 0)
+NON_NEGATIVE_INT = _check("NonNegativeInt", int, "an int >= 0", lambda v: v >= 0)
+POSITIVE = _check("PositiveFloat", float, "a float > 0", lambda v: v > 0)
+NON_NEGATIVE = _check("NonNegativeFloat", float, "a float >= 0", lambda v: v >= 0)
+RATE = _check("Rate", float, "a float in [0, 1)", lambda v: 0 <= v < 1)
+SHARE = _check("Share", float, "a float in [0, 1]", lambda v: 0 <= v <= 1)
+PROBABILITY = _check("Probability", float, "a float in (0, 1)", lambda v: 0 < v < 1)
+ANY_INT = _check("StrictInt", int, "an int", lambda v: True)
+BOOL = Check(bool, "a bool", lambda v: isinstance(v, bool), name="StrictBool")
 
 
 def one_of(choices: Sequence[str]) -> Check:
-    """The constraint of a choice among ``choices``."""
-    return Check(str, f"one of {', '.join(choices)}", lambda v: v in choices, tuple(choices))
+    """The constraint of a choice among ``choices`` (its type shows as ``OneOf['a', 'b']``)."""
+    return Check(str, f"one of {', '.join(choices)}", lambda v: v in choices, tuple(choices),
+                 f"OneOf[{', '.join(map(repr, choices))}]")
 
 
 def setting(default: Any, check: Check) -> Any:

@@ -22,7 +22,7 @@ from spacy.util import registry
 from thinc.api import ArgsKwargs, ConfigValidationError, Model, PyTorchWrapper_v3, torch2xp, xp2torch
 
 from ..codes import SparseCodes
-from ..errors import BOOL, Check, setting_check
+from ..errors import BOOL, Check, Errors, setting_check
 from ..models import CodeModel, CsrBatch, build_model, encoder_input_of, model_class
 
 
@@ -39,8 +39,12 @@ def config_type(check: Check) -> type:
 
     thinc's config (confection) checks a registered function's arguments against their type
     hints. It ignores ``Annotated`` bounds, hence no pydantic ``PositiveInt``, but runs the
-    validator of a type's pydantic hooks: ``__get_pydantic_core_schema__`` (confection 1.3, as
-    pydantic 2) or ``__get_validators__`` (older confection, through ``pydantic.v1``).
+    validator of a type's pydantic hooks: ``__get_pydantic_core_schema__`` (confection >= 1.0,
+    which spaCy 3.8.12+ requires) or ``__get_validators__`` (confection 0.1, through
+    ``pydantic.v1``: what spaCy 3.8.0-3.8.11 install).
+
+    The type is named after the check (``k: PositiveInt``, ``scaling: OneOf['tfidf', ...]``); a
+    config error shows ``check.expected``.
     """
 
     def validate(value: Any) -> Any:
@@ -53,8 +57,17 @@ def config_type(check: Check) -> type:
             lambda cls, source, handler: {"type": "function-plain", "function": {"type": "no-info", "function": validate}}),
         "__get_validators__": classmethod(lambda cls: iter((validate,))),
     }
-    # shown in signatures as the plain type (``k: int = 16``), in config errors as ``check.expected``
-    return _ConfigType(check.kind.__name__, (), {"__doc__": check.expected, "__module__": "builtins", **hooks})
+    return _ConfigType(check.name, (), {"__doc__": check.expected, "__module__": __name__, "__qualname__": check.name,
+                                        **hooks})
+
+
+def _field_type(owner: type, spec: dataclasses.Field) -> type:
+    """The config type of the settings field ``spec`` of the dataclass ``owner`` (E004 if it has none)."""
+    check = setting_check(spec)
+    if check is None or not check.name:
+        what = "constraint" if check is None else "constraint name"
+        raise TypeError(Errors.E004.format(field=spec.name, owner=owner.__name__, what=what))
+    return config_type(check)
 
 
 def sparse_code_model(family: str, config: Dict[str, Any]) -> Model:
@@ -122,12 +135,12 @@ def _architecture(family: str, legacy_flags: bool = False) -> Callable[..., Mode
     ``legacy_flags``: the ``*SAE.v1`` schema, which has the two flags ``encoder_input`` replaced
     (``pre_encoder_bias``, ``nonneg_encoder``) instead of it, so pipelines saved before keep loading.
     """
-    specs = dataclasses.fields(model_class(family).config_class)
+    config_class = model_class(family).config_class
     params = [inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=spec.default,
-                                annotation=config_type(setting_check(spec)))
-              for spec in specs if not (legacy_flags and spec.name == "encoder_input")]
+                                annotation=_field_type(config_class, spec))
+              for spec in dataclasses.fields(config_class) if not (legacy_flags and spec.name == "encoder_input")]
     if legacy_flags:
-        centered = next(spec.default for spec in specs if spec.name == "encoder_input") == "centered"
+        centered = LEGACY_PRE_ENCODER_BIAS[family]
         params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=config_type(BOOL))
                    for name, default in (("pre_encoder_bias", centered), ("nonneg_encoder", False))]
 
@@ -156,6 +169,9 @@ ARCHITECTURES = {
 }
 #: The sparse autoencoders' v1 schemas (before ``encoder_input``), kept for saved pipelines.
 LEGACY_ARCHITECTURES = {name.replace(".v2", ".v1"): family for name, family in ARCHITECTURES.items() if name.endswith(".v2")}
+#: The v1 schemas' ``pre_encoder_bias`` default per family: what a v1 config without the flag
+#: means, fixed here so that a later change of a v2 default does not change it.
+LEGACY_PRE_ENCODER_BIAS = {"topk": False, "l1": False, "kl": True, "threshold": True}
 # Module-level names for the package's spacy_architectures entry points.
 (build_topk_sae, build_l1_sae, build_kl_sae, build_threshold_sae, build_gaussian_vae, build_logistic_normal_vae,
  build_dictionary) = (registry.architectures(name)(_architecture(family)) for name, family in ARCHITECTURES.items())

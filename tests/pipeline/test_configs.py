@@ -4,12 +4,18 @@ command calls), with the repository root as the working directory, as the config
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from pathlib import Path
 
 import pytest
 from spacy.cli.debug_config import debug_config
 from spacy.util import registry
 from thinc.api import Config, ConfigValidationError
+
+from spacy_sparsecode.errors import POSITIVE_INT, Check, setting
+from spacy_sparsecode.pipeline.architectures import (LEGACY_ARCHITECTURES, LEGACY_PRE_ENCODER_BIAS, _field_type,
+                                                     config_type)
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.cfg"))
@@ -80,3 +86,42 @@ def test_v1_sae_schema_maps_the_old_flags(flags, encoder_input):
     assert registry.resolve(config)["model"].attrs["config"]["encoder_input"] == encoder_input
     kl = registry.resolve(Config({"model": {"@architectures": "spacy-sparsecode.KLSAE.v1"}}))["model"]
     assert kl.attrs["config"]["encoder_input"] == "centered"  # the KL family's default, as in v1
+
+
+def test_v1_sae_defaults_are_fixed_not_read_from_v2():
+    assert LEGACY_PRE_ENCODER_BIAS == {"topk": False, "l1": False, "kl": True, "threshold": True}
+    assert set(LEGACY_PRE_ENCODER_BIAS) == set(LEGACY_ARCHITECTURES.values())
+    for name, family in LEGACY_ARCHITECTURES.items():
+        default = inspect.signature(registry.architectures.get(name)).parameters["pre_encoder_bias"].default
+        assert default is LEGACY_PRE_ENCODER_BIAS[family], name
+
+
+def test_config_types_are_named_after_their_check():
+    params = inspect.signature(registry.architectures.get("spacy-sparsecode.TopKSAE.v2")).parameters
+    assert params["k"].annotation.__name__ == "PositiveInt"
+    assert params["exclusivity"].annotation.__name__ == "Share"
+    assert params["scaling"].annotation.__name__ == "OneOf['tfidf', 'log1p-tfidf', 'log1p', 'count']"
+    assert params["k"].annotation is not int and params["k"].annotation.__module__ != "builtins"
+    assert str(params["k"].annotation) == "an int > 0"  # what confection's error shows
+
+
+def test_config_type_validates_through_pydantic_v1():
+    """confection 0.1 (spaCy 3.8.0-3.8.11) checks arguments with a pydantic.v1 model."""
+    pydantic_v1 = pytest.importorskip("pydantic.v1")
+    schema = pydantic_v1.create_model("Schema", k=(config_type(POSITIVE_INT), ...))
+    assert schema(k=3).k == 3
+    with pytest.raises(pydantic_v1.ValidationError, match="expected an int > 0, got 0"):
+        schema(k=0)
+
+
+def test_a_field_without_a_named_check_is_a_clear_error():
+    @dataclasses.dataclass
+    class Settings:
+        plain: int = 3
+        unnamed: float = setting(0.5, Check(float, "a float", lambda v: True))
+
+    plain, unnamed = dataclasses.fields(Settings)
+    with pytest.raises(TypeError, match=r"\[E004\] Field 'plain' of Settings declares no constraint"):
+        _field_type(Settings, plain)
+    with pytest.raises(TypeError, match=r"\[E004\] Field 'unnamed' of Settings declares no constraint name"):
+        _field_type(Settings, unnamed)
