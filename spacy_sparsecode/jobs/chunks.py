@@ -4,9 +4,11 @@
 (each set up once by a ``setup`` function) and yields the results in input order, with a
 bounded number of chunks pending, so memory does not grow with the corpus. ``ChunkLog``
 records the finished chunks of a job (one fsync'd JSON line each, under a signature of the
-job's settings), so an interrupted job resumes by skipping them. ``CorpusOptions`` is how
-every corpus job reads and chunks its corpus. ``train`` (tokenising), ``encode`` and
-``evaluate`` are built on these.
+job's settings), so an interrupted job resumes by skipping them. ``train`` (tokenising),
+``encode`` and ``evaluate`` are built on these.
+
+``CorpusOptions`` is how every corpus job reads and chunks its corpus (the commands' shared
+corpus options): ``train``, ``encode``, ``evaluate``, ``report`` and the task commands.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Deque, Dict, I
 
 from ..errors import POSITIVE_INT, Errors, check_settings, setting
 from ..io import FORMAT_VERSION, read_json, write_json_atomic
-from ..text.corpora import DEFAULT_MAX_CHARS, CorpusError, CorpusReader, corpus_fingerprint, read_corpus
+from ..text.corpora import DEFAULT_MAX_CHARS, CorpusError, CorpusReader, corpus_fingerprint
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -257,11 +259,12 @@ class CorpusOptions:
 
     def read(self, source: Union[str, Path], label_field: Optional[str] = "label") -> CorpusReader:
         """The records of ``source`` (a wrong path fails here, before any work: E202)."""
-        return read_corpus(source, text_field=self.text_field, label_field=label_field, on_error=self.on_error,
-                           limit=self.limit, max_chars=self.max_chars)
+        return CorpusReader(source, text_field=self.text_field, label_field=label_field, on_error=self.on_error,
+                            limit=self.limit, max_chars=self.max_chars)
 
-    def fingerprint(self, source: Union[str, Path]) -> Dict[str, Any]:
-        """What decides which documents are read: the corpus' content and the reading settings."""
+    def reading_key(self, source: Union[str, Path]) -> Dict[str, Any]:
+        """What decides which documents are read: the corpus' content and the reading settings
+        (a part of a job's signature or a cache's key)."""
         return {"corpus": corpus_fingerprint(source), "text_field": self.text_field, "limit": self.limit,
                 "max_chars": self.max_chars}
 

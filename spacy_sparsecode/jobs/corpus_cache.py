@@ -10,9 +10,6 @@ shards become one CSR matrix over it: the same matrix as ``docs_to_csr`` on the 
 Files in the cache folder: ``vocab.json``, ``matrix.npz`` and, written last, ``cache.json``
 holding the key (corpus fingerprint, reader, tokenizer and featurizer settings). A run with
 the same key reuses the files without tokenising.
-
-``CorpusOptions`` is how every corpus job reads its corpus (the commands' shared corpus
-options): ``train`` here, ``encode``, ``evaluate``, ``report`` and the task commands.
 """
 
 from __future__ import annotations
@@ -164,7 +161,7 @@ def _assemble(shards: List[Path], vocab: BagOfWordsVocab) -> sp.csr_matrix:
 
 def cache_key(source: Any, reading: CorpusOptions, nlp_config: Dict[str, Any], vocab_config: VocabConfig) -> Dict[str, Any]:
     """What the cached files depend on: the corpus, how it is read, tokenised and filtered."""
-    return {"format_version": FORMAT_VERSION, **reading.fingerprint(source), "nlp": nlp_config,
+    return {"format_version": FORMAT_VERSION, **reading.reading_key(source), "nlp": nlp_config,
             "vocab": dataclasses.asdict(vocab_config)}
 
 

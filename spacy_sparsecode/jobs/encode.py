@@ -155,7 +155,7 @@ def encode_corpus(job: EncodeJob, on_chunk: Optional[Callable[[int], None]] = No
         shutil.rmtree(job.parts_dir, ignore_errors=True)
     for stale in job.output.parent.glob(f".{job.output.name}.*.tmp"):  # left by a kill while combining
         stale.unlink()
-    signature = {"model": _folder_signature(job.model), **job.reading.fingerprint(job.corpus),
+    signature = {"model": _folder_signature(job.model), **job.reading.reading_key(job.corpus),
                  "chunk_size": job.reading.chunk_size, "format": fmt}
     log = ChunkLog(job.parts_dir, signature, job.resume)
     resumed = sum(e["n_docs"] for e in log.done.values())

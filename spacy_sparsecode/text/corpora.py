@@ -305,6 +305,7 @@ class CorpusReader:
 
 
 #: ``read_corpus(source, text_field=..., on_error=..., ...)``: stream the records of a corpus.
+#: The function-style name users call (README, benchmarks); the package calls ``CorpusReader``.
 read_corpus = CorpusReader
 
 
@@ -345,7 +346,7 @@ def create_corpus_reader(
     from spacy.training import Example
 
     def read(nlp: "Language") -> Iterator[Example]:
-        for record in read_corpus(path, text_field=text_field, limit=limit or None, max_chars=nlp.max_length):
+        for record in CorpusReader(path, text_field=text_field, limit=limit or None, max_chars=nlp.max_length):
             doc = nlp.make_doc(record.text)
             yield Example(doc, doc)
 

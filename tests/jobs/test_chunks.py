@@ -9,7 +9,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from spacy_sparsecode.jobs.chunks import ChunkLog, chunked, map_chunks
+from spacy_sparsecode.jobs.chunks import ChunkLog, CorpusOptions, chunked, map_chunks
 from spacy_sparsecode.text.corpora import CorpusError
 
 _STATE: Dict[str, Any] = {}
@@ -81,3 +81,13 @@ def test_chunk_log_keeps_finished_chunks_on_a_bad_record(tmp_path: Path):
         with empty.running():
             raise CorpusError("bad record")
     assert not (tmp_path / "other").exists()  # nothing worth resuming is left behind
+
+
+def test_corpus_options_reading_key_holds_what_decides_the_documents(tmp_path: Path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"text": "one"}\n{"text": "two"}\n', encoding="utf8")
+    key = CorpusOptions(limit=1).reading_key(corpus)
+    assert set(key) == {"corpus", "text_field", "limit", "max_chars"}
+    assert CorpusOptions(limit=1, n_process=2, chunk_size=7).reading_key(corpus) == key  # how, not what
+    assert CorpusOptions(limit=2).reading_key(corpus) != key
+    assert [record.text for record in CorpusOptions(limit=1).read(corpus)] == ["one"]
