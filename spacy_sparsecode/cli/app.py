@@ -1,7 +1,9 @@
 """The ``sparsecode`` command line (typer + rich): the app, ``--version``, ``encode``, ``evaluate``.
 
 One grammar: the model (where a command needs one), then the corpus, then the output, all
-positional; an optional output is ``--output/-o``. Every corpus-reading command takes the
+positional (``demo``'s corpus and output are optional, with defaults); ``evaluate``, which
+prints its result, also writes it where ``--output/-o`` says. Options with one meaning have
+one name, defined once in ``options``. Every corpus-reading command takes the
 corpus options of ``options.reads_corpus``; every command refuses to replace an output
 without --overwrite and prints our errors as one line, exiting 1 (``options.handle_errors``).
 The commands live in ``train`` (train, demo), ``tasks`` (topics, compress, decompress,
@@ -24,8 +26,8 @@ from ..jobs.encode import EncodeJob, encode_corpus
 from ..jobs.evaluate import evaluate_corpus
 from ..progress import progress_bar
 from . import report, tasks, train
-from .options import (RESUME_HINT, CorpusArg, GpuId, ModelArg, Threads, console, handle_errors, reads_corpus,
-                      report_skipped, set_threads)
+from .options import (RESUME_HINT, AsJson, CorpusArg, GpuId, ModelArg, Overwrite, Resume, Threads, console,
+                      handle_errors, reads_corpus, report_skipped, set_threads)
 
 app = typer.Typer(help="Learn sparse document codes with spaCy: train, encode, inspect.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -53,9 +55,8 @@ def encode(
     output: Annotated[Path, typer.Argument(help="Output file: .npz (scipy CSR + ids), .parquet (id, indices, values) "
                                                 "or .spacy (DocBin).", show_default=False)],
     gpu_id: GpuId = -1,
-    resume: Annotated[bool, typer.Option("--resume", help="Skip the chunks an interrupted run finished.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing OUTPUT; discard an interrupted "
-                                                                "run.")] = False,
+    resume: Resume = False,
+    overwrite: Overwrite = False,
     threads: Threads = 0,
     *,
     reading: CorpusOptions,
@@ -83,10 +84,10 @@ def evaluate(
     model: ModelArg,
     corpus: CorpusArg,
     label_field: Annotated[str, typer.Option(help="Field holding the label (probe accuracy, cluster NMI).")] = "label",
-    seed: Annotated[int, typer.Option(help="Seed of the probe's train/test split.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    probe_seed: Annotated[int, typer.Option(help="Seed of the probe's train/test split.")] = 0,
+    as_json: AsJson = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the metrics as JSON here.")] = None,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing --output.")] = False,
+    overwrite: Overwrite = False,
     threads: Threads = 0,
     *,
     reading: CorpusOptions,
@@ -98,7 +99,7 @@ def evaluate(
         check_output_file(output, overwrite)
     with progress_bar(enabled=not as_json) as bar:
         task = bar.add_task("evaluating", total=None, info="")
-        result = evaluate_corpus(model, corpus, reading, label_field=label_field, seed=seed,
+        result = evaluate_corpus(model, corpus, reading, label_field=label_field, seed=probe_seed,
                                  on_chunk=lambda n: bar.update(task, advance=n))
     if output is not None:
         write_json_atomic(output, result)

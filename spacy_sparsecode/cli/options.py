@@ -2,7 +2,7 @@
 
 Every corpus-reading command is decorated with ``reads_corpus``: it gets ``--text-field``,
 ``--limit``, ``--on-error``, ``--max-chars``, ``--n-process`` and ``--chunk-size`` (the fields
-of ``jobs.corpus_cache.CorpusOptions``, with its defaults) and receives them as one
+of ``jobs.chunks.CorpusOptions``, with its defaults) and receives them as one
 ``CorpusOptions`` in its ``reading`` parameter. Every command is decorated with
 ``handle_errors``: our errors print as one line and exit 1, Ctrl-C exits 130.
 """
@@ -33,14 +33,24 @@ T = TypeVar("T")
 RESUME_HINT = "Interrupted: finished chunks are kept; rerun the same command with --resume."
 
 # --- arguments and options of several commands ------------------------------------------
+# The grammar: MODEL (where a command needs one), then CORPUS, then the output, all positional.
 ModelArg = Annotated[Path, typer.Argument(help="A trained pipeline folder (from `sparsecode train` or `spacy train`).",
                                           show_default=False)]
-CorpusArg = Annotated[str, typer.Argument(help="Corpus: .jsonl(.gz), .json, .csv, .parquet, .txt, a folder of .txt "
-                                               "files, or 'bbc'.", show_default=False)]
-CorpusOpt = Annotated[str, typer.Option("--corpus", help="Corpus: 'bbc' or a path (any format `train` reads).")]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")]
+CORPUS_HELP = "Corpus: .jsonl(.gz), .json, .csv, .parquet, .txt, a folder of .txt files, or 'bbc'."
+CorpusArg = Annotated[str, typer.Argument(help=CORPUS_HELP, show_default=False)]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output (train, encode: and discard "
+                                                             "an interrupted run's work).")]
+Resume = Annotated[bool, typer.Option("--resume", help="Continue an interrupted run: train from its last checkpoint, "
+                                                       "encode skipping the chunks it finished.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Threads = Annotated[int, typer.Option(min=0, help="Torch CPU threads in this process (0: torch's default); workers use 1.")]
 GpuId = Annotated[int, typer.Option(help="GPU id (-1: CPU).")]
+# The model's size and training (train: None keeps the --config's value, else the default).
+NLatents = Annotated[Optional[int], typer.Option(min=1, help="Number of latents K.")]
+K = Annotated[Optional[int], typer.Option(min=1, help="Active latents per document (families that have k).")]
+Epochs = Annotated[int, typer.Option(min=1, help="Training epochs.")]
+Seed = Annotated[Optional[int], typer.Option(help="Random seed (train: default the --config's, else 0).")]
+TopN = Annotated[int, typer.Option(min=1, help="Top words shown: per latent (topics), per document (decompress).")]
 
 #: Help and checks of each ``CorpusOptions`` field, the option every corpus-reading command takes.
 _PANEL = "Corpus"

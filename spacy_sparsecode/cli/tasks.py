@@ -25,7 +25,8 @@ from ..tasks.compress import decompress as decompress_codes
 from ..tasks.summarize import budget
 from ..tasks.summarize import summarize as summarize_doc
 from ..tasks.topics import decoded_keywords, topic_words
-from .options import CorpusArg, ModelArg, Overwrite, console, handle_errors, reads_corpus, with_progress
+from .options import (AsJson, CorpusArg, ModelArg, Overwrite, Seed, TopN, console, handle_errors, reads_corpus,
+                      with_progress)
 
 Output = Annotated[Path, typer.Argument(help="Output file (jsonl).", show_default=False)]
 
@@ -44,8 +45,8 @@ def _write_jsonl(path: Path, rows: List[dict]) -> None:
 @handle_errors()
 def topics(
     model: ModelArg,
-    top_n: Annotated[int, typer.Option(min=1, help="Words per latent.")] = 10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    top_n: TopN = 10,
+    as_json: AsJson = False,
 ) -> None:
     """Show the top words of every latent."""
     _, component = load_pipeline(model)
@@ -90,7 +91,7 @@ def decompress(
     packed: Annotated[Path, typer.Argument(exists=True, dir_okay=False, show_default=False,
                                            help="Bytes written by `sparsecode compress` with this pipeline.")],
     output: Output,
-    top_n: Annotated[int, typer.Option(min=1, help="Decoded top words per document.")] = 10,
+    top_n: TopN = 10,
     overwrite: Overwrite = False,
 ) -> None:
     """Unpack codes (checking the model fingerprint) and decode each document's top words."""
@@ -169,7 +170,7 @@ def generate(
              "space.")] = None,
     steps: Annotated[int, typer.Option(min=2, help="With --between: codes on the path, both ends included.")] = 5,
     sentences: Annotated[int, typer.Option(min=1, help="Retrieved sentences per generated code.")] = 3,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Seed = 0,
     overwrite: Overwrite = False,
     *,
     reading: CorpusOptions,

@@ -14,21 +14,38 @@ from ..jobs.pipelines import META_KEY, build_pipeline, check_output_dir, write_p
 from ..jobs.train import TrainJob, fit_component, train_corpus
 from ..models.trainer import TrainConfig
 from ..tasks.topics import topic_words
-from .options import (RESUME_HINT, CorpusArg, CorpusOpt, GpuId, Overwrite, Threads, console, handle_errors,
-                      reads_corpus, report_skipped, set_threads)
+from .options import (CORPUS_HELP, RESUME_HINT, K, CorpusArg, Epochs, GpuId, NLatents, Overwrite, Resume, Seed,
+                      Threads, console, err_console, handle_errors, reads_corpus, report_skipped, set_threads)
 
-Epochs = Annotated[int, typer.Option(min=1, help="Training epochs.")]
+_OUTPUT_DIR_HELP = "Pipeline folder to write (spacy.load opens it)."
+OutputDirArg = Annotated[Path, typer.Argument(help=_OUTPUT_DIR_HELP, show_default=False)]
+#: ``demo``'s corpus and output: optional, with defaults (``sparsecode demo`` alone runs on BBC News).
+DemoCorpus = Annotated[str, typer.Argument(help=CORPUS_HELP)]
+DemoOutputDir = Annotated[Path, typer.Argument(help=_OUTPUT_DIR_HELP)]
+
+
+def _family(family: Optional[str], model: Optional[str]) -> Optional[str]:
+    """``--family``, or the family given by its deprecated name ``--model/-m`` (with a warning)."""
+    if model is None:
+        return family
+    if family is not None and family != model:
+        raise typer.BadParameter(f"--model is the deprecated name of --family: pass one, not --family {family} "
+                                 f"and --model {model}", param_hint="--family")
+    err_console.print("[yellow]--model/-m is deprecated: pass the model family as --family.", soft_wrap=True)
+    return model
 
 
 @handle_errors(interrupted=RESUME_HINT)
 @reads_corpus
 def train(
     corpus: CorpusArg,
-    output_dir: Annotated[Path, typer.Argument(help="Pipeline folder to write (spacy.load opens it).", show_default=False)],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model family (e.g. topk); default: the "
-                                                                         "config's, else topk.")] = None,
-    n_latents: Annotated[Optional[int], typer.Option(min=1, help="Number of latents K.")] = None,
-    k: Annotated[Optional[int], typer.Option(min=1, help="Active latents per document (families that have k).")] = None,
+    output_dir: OutputDirArg,
+    family: Annotated[Optional[str], typer.Option(help="Model family (e.g. topk); default: the config's, else "
+                                                       "topk.")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", hidden=True,
+                                                 help="Deprecated name of --family.")] = None,
+    n_latents: NLatents = None,
+    k: K = None,
     epochs: Epochs = 30,
     min_steps: Annotated[int, typer.Option(min=0, help="Train at least this many steps (more epochs on a small "
                                                        "corpus; 0: off).")] = 0,
@@ -37,18 +54,16 @@ def train(
                                                   "start).")] = 0.0,
     batch_size: Annotated[int, typer.Option(min=1, help="Documents per training minibatch.")] = 128,
     lr: Annotated[float, typer.Option(min=0.0, help="Peak learning rate (Adam, warmup + cosine decay).")] = 3e-3,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed of the model and the shuffling (default: the "
-                                                     "config's, else 0).")] = None,
-    gpu_id: Annotated[int, typer.Option(help="GPU id (-1: CPU). On a GPU, training uses bfloat16 autocast.")] = -1,
-    amp: Annotated[bool, typer.Option(help="Mixed precision on GPU.")] = True,
+    seed: Seed = None,
+    gpu_id: GpuId = -1,
+    amp: Annotated[bool, typer.Option(help="Mixed precision (bfloat16 autocast) on GPU.")] = True,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", exists=True, dir_okay=False,
                                                    help="A spacy train config: its \\[nlp] and \\[components] sections "
                                                         "build the pipeline.")] = None,
     lang: Annotated[str, typer.Option(help="Language of spacy.blank when no --config is given.")] = "en",
     checkpoint_every: Annotated[int, typer.Option(min=0, help="Checkpoint every N steps (and at every epoch end).")] = 500,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run from its last checkpoint.")] = False,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an OUTPUT_DIR not written by sparsecode "
-                                                                "train; discard interrupted runs.")] = False,
+    resume: Resume = False,
+    overwrite: Overwrite = False,
     keep_checkpoints: Annotated[bool, typer.Option("--keep-checkpoints", help="Keep the checkpoints after a "
                                                                               "successful run.")] = False,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Work folder (corpus cache, checkpoints); default "
@@ -61,13 +76,15 @@ def train(
 
     Tokenises once (cached next to the output and reused while the corpus and the
     tokenizer/vocabulary settings are unchanged), trains over CSR minibatches, checkpoints,
-    and resumes with --resume to the same result as an uninterrupted run.
+    and resumes with --resume to the same result as an uninterrupted run. An existing
+    OUTPUT_DIR that sparsecode did not write is replaced only with --overwrite.
     """
+    family = _family(family, model)
     options: Dict[str, Any] = {key: value for key, value in (("n_latents", n_latents), ("k", k), ("seed", seed)) if value is not None}
     set_threads(threads)
     train_config = TrainConfig(lr=lr, batch_size=batch_size, epochs=epochs, min_steps=min_steps, constrain_from=constrain_from,
                                seed=seed or 0, gpu_id=gpu_id, amp=amp, checkpoint_every=checkpoint_every)
-    job = TrainJob(corpus=corpus, output_dir=output_dir, train=train_config, reading=reading, family=model,
+    job = TrainJob(corpus=corpus, output_dir=output_dir, train=train_config, reading=reading, family=family,
                    model_options=options, config_path=config, lang=lang, resume=resume, overwrite=overwrite,
                    keep_checkpoints=keep_checkpoints, cache_dir=cache_dir)
     summary = train_corpus(job)
@@ -89,13 +106,13 @@ def train(
 @handle_errors()
 @reads_corpus
 def demo(
-    corpus: CorpusOpt = "bbc",
-    output_dir: Annotated[Path, typer.Option("--output", "-o", help="Where to save the trained pipeline.")] = Path("sparsecode-bbc"),
-    n_latents: Annotated[int, typer.Option(min=1, help="Number of latents K.")] = 256,
-    k: Annotated[int, typer.Option(min=1, help="Active latents per document.")] = 16,
+    corpus: DemoCorpus = "bbc",
+    output_dir: DemoOutputDir = Path("sparsecode-bbc"),
+    n_latents: NLatents = 256,
+    k: K = 16,
     epochs: Epochs = 30,
     gpu_id: GpuId = -1,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Seed = 0,
     overwrite: Overwrite = False,
     *,
     reading: CorpusOptions,

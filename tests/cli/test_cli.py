@@ -102,15 +102,26 @@ def test_train_config_and_model_options(tmp_path: Path) -> None:
     nlp.add_pipe("sparsecode", config={"min_df": 3})
     config = tmp_path / "sc.cfg"
     config.write_text(nlp.config.to_str(), encoding="utf8")
-    run("train", SAMPLE, tmp_path / "cfg", *SMALL, "--config", config, "--model", "topk")
+    run("train", SAMPLE, tmp_path / "cfg", *SMALL, "--config", config, "--family", "topk")
     trained = spacy.load(tmp_path / "cfg").get_pipe("sparsecode")
     assert trained.vocab_config.min_df == 3 and trained.torch_model.config.n_latents == 32
-    bad = run("train", SAMPLE, tmp_path / "x", "--model", "nosuch", code=1)
+    bad = run("train", SAMPLE, tmp_path / "x", "--family", "nosuch", code=1)
     assert "[E505]" in bad.output and "topk" in bad.output
-    bad = run("train", SAMPLE, tmp_path / "x", "--config", tmp_path / "sc.cfg", "--model", "topk", "--n-latents", "0", code=2)
+    bad = run("train", SAMPLE, tmp_path / "x", "--config", tmp_path / "sc.cfg", "--family", "topk", "--n-latents", "0", code=2)
     empty = tmp_path / "empty.cfg"
     empty.write_text("[nlp]\nlang = \"en\"\npipeline = []\n\n[components]\n", encoding="utf8")
     assert "[E508]" in run("train", SAMPLE, tmp_path / "x", "--config", empty, code=1).output
+
+
+def test_train_model_is_a_deprecated_name_of_family(tmp_path: Path) -> None:
+    """``--model/-m`` still names the family (MODEL is a pipeline folder elsewhere), with a warning; not in --help."""
+    for name in ("--model", "-m"):
+        old = run("train", SAMPLE, tmp_path / "x", name, "nosuch", code=1)
+        assert "deprecated" in old.stderr and "--family" in old.stderr and "[E505]" in old.stderr
+    both = run("train", SAMPLE, tmp_path / "x", "--family", "topk", "--model", "l1", code=2)
+    assert "deprecated name of --family" in " ".join(both.output.split())
+    shown = run("train", "--help").output
+    assert "--family" in shown and "--model" not in shown and not (tmp_path / "x").exists()
 
 
 def test_topic_preset_constrains_the_decoder_late(tmp_path: Path) -> None:
@@ -290,5 +301,20 @@ def test_topics_and_evaluate(cli_model: Path, tmp_path: Path) -> None:
         assert isinstance(metrics[key], float), key
     unlabelled = tmp_path / "plain.txt"
     unlabelled.write_text("\n".join(r.text for r in read_corpus(SAMPLE)), encoding="utf8")
-    plain = json.loads(run("evaluate", cli_model, unlabelled, "--json").stdout)
+    plain = json.loads(run("evaluate", cli_model, unlabelled, "--json", "--probe-seed", "3").stdout)
     assert plain["probe_accuracy"] is None and plain["cluster_nmi"] is None and plain["n_docs"] == 150
+    assert "No such option: --seed" in run("evaluate", cli_model, SAMPLE, "--seed", "1", code=2).output  # --probe-seed
+
+
+def test_evaluate_probe_seed_is_the_split_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import spacy_sparsecode.cli.app as app_module
+
+    seen = {}
+
+    def evaluate_corpus(model: Path, corpus: str, reading: object, **kwargs: object) -> None:
+        seen.update(kwargs)
+        raise ValueError("stopped here")
+
+    monkeypatch.setattr(app_module, "evaluate_corpus", evaluate_corpus)
+    run("evaluate", tmp_path, SAMPLE, "--probe-seed", "7", code=1)
+    assert seen["seed"] == 7

@@ -20,8 +20,8 @@ COMMANDS = {
     "compress": ["compress", "{model}", "{corpus}", "{out}.bin"],
     "summarize": ["summarize", "{model}", "{corpus}", "{out}.jsonl"],
     "generate": ["generate", "{model}", "{corpus}", "{out}.jsonl", "--doc", "0"],
-    "report": ["report", "{model}", "{out}", "--corpus", "{corpus}"],
-    "demo": ["demo", "--corpus", "{corpus}", "-o", "{out}", "--epochs", "1"],
+    "report": ["report", "{model}", "{corpus}", "{out}"],
+    "demo": ["demo", "{corpus}", "{out}", "--epochs", "1"],
 }
 MODEL_COMMANDS = [name for name, args in COMMANDS.items() if "{model}" in args]
 
@@ -74,6 +74,57 @@ def test_a_folder_not_written_by_sparsecode(command: str, cli_model: Path, tmp_p
     assert (theirs / "notes.txt").read_text() == "precious"
 
 
+@pytest.mark.parametrize("command", ["report", "demo"])
+def test_a_bad_record_in_the_positional_corpus(command: str, cli_model: Path, tmp_path: Path) -> None:
+    """``report MODEL CORPUS OUTPUT_DIR`` and ``demo [CORPUS] [OUTPUT_DIR]`` read CORPUS with the corpus options."""
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"text": "fine"}\n{"text": oops}\n', encoding="utf8")
+    line = fails_with("[E204]", *args_of(command, cli_model, broken, tmp_path / "out"))
+    assert f"{broken}, line 2" in line and "--on-error skip" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args,said", [
+    (["report", "{model}", "{corpus}"], "Missing argument 'output_dir'"),  # the corpus is required
+    (["report", "{model}", "{out}", "--corpus", "{corpus}"], "No such option: --corpus"),  # the old grammar
+    (["demo", "--corpus", "{corpus}"], "No such option: --corpus"),
+    (["demo", "{corpus}", "-o", "{out}"], "No such option: -o"),
+    (["demo", "{corpus}", "{out}", "extra"], "unexpected extra argument"),
+])
+def test_report_and_demo_take_corpus_then_output_positionally(args: list, said: str, cli_model: Path,
+                                                             tmp_path: Path) -> None:
+    result = run(*[a.format(model=cli_model, corpus=SAMPLE, out=tmp_path / "out") for a in args], code=2)
+    assert said in " ".join(result.output.split())
+    assert list(tmp_path.iterdir()) == []
+
+
+#: Each command's positional arguments: MODEL (where it needs one), then CORPUS, then the output.
+GRAMMAR = {
+    "train": ["corpus", "output_dir"], "encode": ["model", "corpus", "output"], "evaluate": ["model", "corpus"],
+    "topics": ["model"], "compress": ["model", "corpus", "output"], "decompress": ["model", "packed", "output"],
+    "summarize": ["model", "corpus", "output"], "generate": ["model", "corpus", "output"],
+    "report": ["model", "corpus", "output_dir"], "demo": ["corpus", "output_dir"],
+}
+#: Options of one name and two meanings: summarize's summary length (or --ratio), generate's sentences per code.
+TWO_MEANINGS = {"--sentences"}
+
+
+def test_one_grammar_and_one_definition_of_each_option() -> None:
+    from typer.main import get_command
+
+    from spacy_sparsecode.cli.app import app
+
+    commands = get_command(app).commands
+    assert {name: [p.name for p in c.params if p.param_type_name == "argument"] for name, c in commands.items()} == GRAMMAR
+    helps: dict = {}
+    for command in commands.values():
+        for option in (p for p in command.params if p.param_type_name == "option" and not p.hidden):
+            for name in option.opts:
+                helps.setdefault(name, set()).add(option.help)
+    assert {name for name, texts in helps.items() if len(texts) > 1} == TWO_MEANINGS
+    assert "--model" not in helps and "--corpus" not in helps  # MODEL and CORPUS are positional everywhere
+
+
 @pytest.mark.parametrize("bytes_,error", [("garbage", "[E400]"), ("truncated", "[E401]"), ("of another model", "[E402]")])
 def test_decompress_refuses_bytes_it_cannot_trust(bytes_: str, error: str, cli_model: Path, saved_pipeline: Path,
                                                   tmp_path: Path) -> None:
@@ -101,7 +152,7 @@ def test_generate_sampling_from_a_model_that_cannot_sample(mode: list, cli_model
 
 
 def test_a_bad_model_option_and_a_bad_record(cli_model: Path, tmp_path: Path) -> None:
-    fails_with("[E505]", "train", SAMPLE, tmp_path / "m", "--model", "nosuch")
+    fails_with("[E505]", "train", SAMPLE, tmp_path / "m", "--family", "nosuch")
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"text": "fine"}\n{"text": oops}\n', encoding="utf8")
     line = fails_with("[E204]", "compress", cli_model, broken, tmp_path / "c.bin")

@@ -63,7 +63,7 @@ def test_generate_steers_an_sae_code_and_interpolates(cli_model: Path, tmp_path:
 
 def test_generate_samples_from_a_vae(tmp_path: Path) -> None:
     vae = tmp_path / "vae"
-    run("train", SAMPLE, vae, "--model", "logistic_normal", "--n-latents", "16", "--epochs", "4", "--threads", "1")
+    run("train", SAMPLE, vae, "--family", "logistic_normal", "--n-latents", "16", "--epochs", "4", "--threads", "1")
     out = tmp_path / "generated.jsonl"
     run("generate", vae, SAMPLE, out, "--n", "3", "--limit", "30")
     assert [row["kind"] for row in rows_of(out)] == ["sample"] * 3
