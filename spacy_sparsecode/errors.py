@@ -38,6 +38,10 @@ class Errors(metaclass=_WithCodes):
         "The '{name}' component got no training documents with any in-vocabulary tokens "
         "in initialize(): check the corpus and the vocabulary settings (min_df={min_df})."
     )
+    E012 = (
+        "The '{name}' component got {n_docs} training document(s) with in-vocabulary words: a model "
+        "needs at least {min_docs} to learn any latent. Train on a larger corpus."
+    )
     # model files (E02x)
     E020 = "Model file {path} is missing: the model folder is incomplete or not a sparsecode model."
     E021 = "Model file {path} could not be read (truncated or corrupt): {reason}"
@@ -166,7 +170,7 @@ class Errors(metaclass=_WithCodes):
     # report (E7xx)
     E700 = "The visual report needs matplotlib, which is not installed: pip install spacy-sparsecode[bench]"
     E701 = "Pipeline {path} has no 'sparsecode' component (components: {names}). Pass a pipeline trained with `sparsecode train`."
-    E702 = "Corpus {corpus!r} gave no documents with in-vocabulary words for the report's document map: pass another --corpus."
+    E702 = "Corpus {corpus!r} gave no documents with in-vocabulary words for the report's document map: pass another CORPUS."
     E703 = "Peer benchmark results {path} do not exist: run python benchmarks/peers.py, or leave out --peers."
 
     # model families (E6xx)
@@ -179,6 +183,17 @@ class Errors(metaclass=_WithCodes):
 
 class Warnings(metaclass=_WithCodes):
     W001 = "{what}: the vocabulary is empty after filtering; every code will be empty."
+    W002 = (
+        "The vocabulary drops stop words (drop_stop=True), but spaCy has no stop words for language "
+        "'{lang}', so none were dropped: only max_df={max_df} keeps the most frequent (function) words "
+        "out. Lower max_df to drop more of them, or set drop_stop=False to silence this note."
+    )
+    W003 = (
+        "The training corpus has {n_docs} documents with in-vocabulary words, too few for n_latents={asked} "
+        "(a latent needs at least {per_latent} documents on average, or it learns one document by heart): "
+        "the '{name}' component uses n_latents={used}{k_note}. Pass n_latents <= {used}, or train on a "
+        "larger corpus, to silence this."
+    )
 
 
 def check_field(name: str, value: Any, ok: bool, expected: str) -> None:
