@@ -18,8 +18,9 @@ from .text import corpora  # noqa: F401  (registrations)
 from .text.vocab import BagOfWordsVocab, VocabConfig
 
 install_extensions()
-# ``spacy_sparsecode.training`` was the trainer's module before the stage folders: keep the import path.
-sys.modules[f"{__name__}.training"] = _trainer
+# ``spacy_sparsecode.training`` was the trainer's module before the stage folders: its import path
+# and the package attribute are kept until 1.0.
+training = sys.modules[f"{__name__}.training"] = _trainer
 
 __version__ = importlib.metadata.version("spacy-sparsecode")  # one source: pyproject.toml
 __all__ = ["SparseCode", "SparseCodes", "SparseCoder", "make_sparsecode", "BagOfWordsVocab", "VocabConfig",

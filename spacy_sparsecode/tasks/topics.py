@@ -80,7 +80,8 @@ def restored_words(coder: "Coder", docs: Iterable[Any], top_n: int = 10, *, only
 
 
 def __getattr__(name: str) -> Any:
-    # ``SparseCodeVectorizer`` lived here before it got its own module: keep that import path.
+    # ``SparseCodeVectorizer`` lived here before it got its own module: keep that import path. The
+    # import is lazy so that ``import spacy_sparsecode`` does not load scikit-learn.
     if name == "SparseCodeVectorizer":
         from .vectorizer import SparseCodeVectorizer
 
