@@ -109,9 +109,19 @@ def evaluate(
     table = Table(title=f"{model} on {corpus} ({result['n_docs']:,} documents)")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key in ("npmi_heldout", "td", "mean_l0", "dead_share", "reconstruction_fit", "probe_accuracy", "cluster_nmi"):
+    for key in ("npmi_heldout", "td", "unsupported_share", "mean_l0", "dead_share", "reconstruction_fit",
+                "probe_accuracy", "cluster_nmi"):
         value = result[key]
         table.add_row(key, "n/a (no labels)" if value is None else f"{value:.4f}")
+    console.print(table)
+    weakest = sorted(result["latents"], key=lambda row: row["npmi_heldout"])[:10]
+    table = Table(title="The 10 latents with the least coherent top words (all of them: --json)")
+    for column, justify in (("latent", "right"), ("docs", "right"), ("NPMI", "right"), ("median df", "right"),
+                            ("top words", "left")):
+        table.add_column(column, justify=justify)
+    for row in weakest:
+        table.add_row(str(row["latent"]), str(row["docs_served"]), f"{row['npmi_heldout']:.3f}",
+                      f"{row['top_df_median']:.0f}", " ".join(row["top_words"]))
     console.print(table)
 
 

@@ -293,12 +293,15 @@ def test_topics_and_evaluate(cli_model: Path, tmp_path: Path) -> None:
     assert "top words" in table.output
     topics = json.loads(run("topics", cli_model, "--json").stdout)["topics"]
     assert len(topics) == 32 and all(len(words) == 10 for words in topics.values())
-    assert "probe_accuracy" in run("evaluate", cli_model, SAMPLE).output
+    shown = run("evaluate", cli_model, SAMPLE).output
+    assert "probe_accuracy" in shown and "unsupported_share" in shown and "least coherent top words" in shown
     metrics = json.loads(run("evaluate", cli_model, SAMPLE, "--json", "--output", tmp_path / "m.json").stdout)
     assert metrics == json.loads((tmp_path / "m.json").read_text())
     assert metrics["n_docs"] == 150 and metrics["mean_l0"] <= 4
-    for key in ("npmi_heldout", "td", "dead_share", "reconstruction_fit", "probe_accuracy", "cluster_nmi"):
+    for key in ("npmi_heldout", "td", "unsupported_share", "dead_share", "reconstruction_fit", "probe_accuracy",
+                "cluster_nmi"):
         assert isinstance(metrics[key], float), key
+    assert len(metrics["latents"]) == 32 and {"top_words", "docs_served", "top_df_median"} <= set(metrics["latents"][0])
     unlabelled = tmp_path / "plain.txt"
     unlabelled.write_text("\n".join(r.text for r in read_corpus(SAMPLE)), encoding="utf8")
     plain = json.loads(run("evaluate", cli_model, unlabelled, "--json", "--probe-seed", "3").stdout)
