@@ -44,6 +44,29 @@ def build_model(family: str, config: Dict[str, Any], n_vocab: int, idf: Optional
     return cls(cls.config_class.from_dict(config), n_vocab, idf)
 
 
+#: Training documents (with in-vocabulary words) a latent needs on average. A latent fitted to
+#: one document learns that document's bag by heart (the exemplar initialisation even starts each
+#: latent at one document), so with K near the number of documents every document can get a latent
+#: of its own: codes become document ids and latents' top words one document's words. Two
+#: documents a latent is the least that lets a latent be a pattern that recurs, as ``min_df=2``
+#: asks of a word.
+DOCS_PER_LATENT = 2
+#: Config fields that must not exceed ``n_latents``.
+_BOUNDED_BY_N_LATENTS = ("k", "latents_per_word")
+
+
+def fit_to_corpus(config: Dict[str, Any], n_docs: int) -> Dict[str, Any]:
+    """``config`` with ``n_latents`` lowered to the ``n_docs // DOCS_PER_LATENT`` latents that
+    ``n_docs`` training documents support (and ``k``, ``latents_per_word`` to at most that); the
+    same dict when it already fits. ``n_docs`` < ``DOCS_PER_LATENT`` support no latent: the caller
+    refuses them (E012)."""
+    supported = max(n_docs // DOCS_PER_LATENT, 1)
+    if config["n_latents"] <= supported:
+        return config
+    bounded = {name: min(config[name], supported) for name in _BOUNDED_BY_N_LATENTS if name in config}
+    return {**config, "n_latents": supported, **bounded}
+
+
 #: Model-config fields added by a format version, with the value that reproduces how older
 #: files behaved: format 1 SAEs always subtracted the decoder bias before encoding; formats
 #: 1-2 VAEs had no ex-post prior buffers.
@@ -98,6 +121,7 @@ def upgrade_saved(family: str, config: Dict[str, Any], tensors: Dict[str, torch.
 
 __all__ = [
     "DATA_SAMPLE_ROWS", "CodeModel", "CsrBatch", "LossParts", "ModelConfig", "MODEL_FAMILIES", "build_model", "model_class",
+    "DOCS_PER_LATENT", "fit_to_corpus",
     "FINGERPRINT_BYTES", "encoder_input_of", "upgrade_saved", "weights_fingerprint",
     "ENCODER_INPUTS", "SAEConfig", "L1SAEConfig", "KLSAEConfig", "ThresholdSAEConfig", "TopKSAE", "L1SAE", "KLSAE", "ThresholdSAE",
     "VAEConfig", "LogisticNormalConfig", "GaussianVAE", "LogisticNormalVAE", "DictionaryConfig", "DictionaryCoder",

@@ -8,6 +8,7 @@ safetensors next to JSON settings and the vocabulary; nothing is pickled.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple, Union
@@ -25,10 +26,10 @@ from spacy.vocab import Vocab
 from thinc.api import Config, Model, Optimizer
 
 from ..codes import MODEL_KEY, SparseCodes
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..io import (FORMAT_VERSION, check_format_version, load_tensor_bytes, load_tensors, read_json, save_tensor_bytes,
                   save_tensors, write_json_atomic)
-from ..models import DATA_SAMPLE_ROWS, CodeModel, CsrBatch, upgrade_saved, weights_fingerprint
+from ..models import DATA_SAMPLE_ROWS, DOCS_PER_LATENT, CodeModel, CsrBatch, fit_to_corpus, upgrade_saved, weights_fingerprint
 from ..text.featurize import docs_to_csr
 from ..text.vocab import BagOfWordsVocab, VocabConfig
 from .architectures import get_torch_model
@@ -164,12 +165,28 @@ class SparseCoder(TrainablePipe):
         """Initialise from a built vocabulary (its config becomes the component's) and the count
         rows of the first ``DATA_SAMPLE_ROWS`` training docs (``sparsecode train`` caches both)."""
         sample = sp.csr_matrix(sample[:DATA_SAMPLE_ROWS], dtype=np.float32)
+        n_rows = sample.shape[0]
         sample = sample[np.diff(sample.indptr) > 0]
         if len(bow_vocab) == 0 or sample.shape[0] == 0:
             raise ValueError(Errors.E011.format(name=self.name, min_df=bow_vocab.config.min_df))
         self.vocab_config, self.bow_vocab = bow_vocab.config, bow_vocab
+        # documents with words in the corpus: the sample's, scaled to the whole corpus when capped
+        self._fit_to_corpus(sample.shape[0] * max(bow_vocab.n_docs, n_rows) // n_rows)
         self._build_model()
         self.torch_model.init_from_data(CsrBatch.from_csr(sample, self.torch_model.device))
+
+    def _fit_to_corpus(self, n_docs: int) -> None:
+        """Lower K to what ``n_docs`` training documents with words support (``models.fit_to_corpus``),
+        with a warning naming both; refuse a corpus that supports no latent."""
+        if n_docs < DOCS_PER_LATENT:
+            raise ValueError(Errors.E012.format(name=self.name, n_docs=n_docs, min_docs=DOCS_PER_LATENT))
+        config = self.model.attrs["config"]
+        fitted = fit_to_corpus(config, n_docs)
+        if fitted is not config:
+            k_note = f" and k={fitted['k']}" if fitted["k"] != config["k"] else ""
+            warnings.warn(Warnings.W003.format(n_docs=n_docs, asked=config["n_latents"], per_latent=DOCS_PER_LATENT,
+                                               name=self.name, used=fitted["n_latents"], k_note=k_note), stacklevel=3)
+            self.model.attrs["config"] = fitted
 
     def _build_model(self) -> None:
         self._fingerprint = (None, "")  # the key is made of ids, which a new model may reuse

@@ -21,6 +21,7 @@ import numpy as np
 from spacy.attrs import IS_ALPHA, IS_PUNCT, IS_SPACE, IS_STOP, LEMMA, LENGTH, LIKE_NUM, LOWER, NORM, ORTH
 from spacy.strings import StringStore, get_string_id
 from spacy.tokens import Doc
+from spacy.util import get_lang_class
 
 from ..errors import BOOL, POSITIVE_INT, Check, Errors, Warnings, check_settings, one_of, setting
 
@@ -208,11 +209,13 @@ class BagOfWordsVocab:
         """Count document frequencies over a stream of Docs and keep the terms ``config`` allows."""
         counts = DocumentFrequencies()
         stores: List[StringStore] = []
+        langs = set()
         n_docs = 0
         for doc in docs:
             n_docs += 1
             if not any(doc.vocab.strings is store for store in stores):
                 stores.append(doc.vocab.strings)
+                langs.add(doc.lang_)
             counts.add(np.unique(token_hashes(doc, config)))
         keys, df = counts.table()
         vocab = cls.from_document_frequencies(
@@ -223,6 +226,8 @@ class BagOfWordsVocab:
                 f"min_df={config.min_df}, max_df={config.max_df})"
             )
             warnings.warn(Warnings.W001.format(what=what), stacklevel=2)
+        for lang in sorted(lang for lang in langs if config.drop_stop and not _has_stop_words(lang)):
+            warnings.warn(Warnings.W002.format(lang=lang, max_df=config.max_df), stacklevel=2)
         return vocab
 
     @classmethod
@@ -273,6 +278,16 @@ class DocumentFrequencies:
         self.df = np.bincount(inverse, weights=np.concatenate([self.df, new_df]), minlength=len(merged)).astype(np.int64)
         self.keys = merged
         self._buffer, self._buffered = [], 0
+
+
+def _has_stop_words(lang: str) -> bool:
+    """Whether spaCy's language ``lang`` has stop words (``fo``, ``nn`` and ``xx`` have none in
+    spaCy 3.8): without them ``drop_stop`` drops nothing, and only ``max_df`` keeps the most
+    frequent function words out."""
+    try:
+        return bool(get_lang_class(lang).Defaults.stop_words)
+    except ImportError:  # a language spaCy does not know: nothing to say about it
+        return True
 
 
 def _resolve(stores: List[StringStore], key: int, attr: str) -> str:
