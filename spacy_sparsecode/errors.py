@@ -42,6 +42,7 @@ class Errors(metaclass=_WithCodes):
         "The '{name}' component got {n_docs} training document(s) with in-vocabulary words: a model "
         "needs at least {min_docs} to learn any latent. Train on a larger corpus."
     )
+    E013 = "The '{name}' component is unsupervised and takes no labels: add_label({label!r}) is not supported."
     # model files (E02x)
     E020 = "Model file {path} is missing: the model folder is incomplete or not a sparsecode model."
     E021 = "Model file {path} could not be read (truncated or corrupt): {reason}"
@@ -96,7 +97,7 @@ class Errors(metaclass=_WithCodes):
         "{n_cols} columns: score topics against a matrix built with the same vocabulary."
     )
     E302 = "Argument '{name}' has {got} entries but '{other}' has {expected} rows: pass one per document."
-    E303 = "Argument '{name}' must be {expected}, got {value!r}."
+    E303 = "Argument '{name}' must be {expected}, got {value!r}."  # any function's argument (metrics, tasks)
     E304 = "Argument 'x_true' is all zero: the relative reconstruction error is undefined."
     # tasks (E4xx)
     E400 = "These {n} bytes are not packed sparse codes (bad magic or too short): pass bytes written by `sparsecode compress` / tasks.compress.pack."
@@ -119,7 +120,6 @@ class Errors(metaclass=_WithCodes):
         "pipeline's model is '{family}'. Train a VAE, or steer an SAE code with steer()."
     )
     E410 = "Latent id {latent} is out of range for a model with {n_latents} latents (argument '{name}')."
-    E411 = "Argument '{name}' must be {expected}, got {value!r}."
     E412 = "The sentence index is empty: build it from a corpus with at least one sentence that has vocabulary words."
     E413 = (
         "Cannot compare codes of {a} and {b} latents: doc.similarity with code_vectors compares Docs and "
@@ -132,11 +132,6 @@ class Errors(metaclass=_WithCodes):
     E421 = (
         "'{what}' needs a model with a posterior and a code rule (posterior(batch), code_rule(theta)); "
         "this pipeline's model is '{family}'. Train a VAE (gaussian, logistic_normal)."
-    )
-    W400 = (
-        "The Doc has no sentence boundaries (no parser, senter or sentencizer in the pipeline): "
-        "the sparsecode component split it with spaCy's rule-based sentencizer. Add "
-        "nlp.add_pipe('sentencizer', before='sparsecode') to choose the splitter yourself."
     )
     # CLI (E5xx)
     E500 = (
@@ -193,6 +188,11 @@ class Warnings(metaclass=_WithCodes):
         "(a latent needs at least {per_latent} documents on average, or it learns one document by heart): "
         "the '{name}' component uses n_latents={used}{k_note}. Pass n_latents <= {used}, or train on a "
         "larger corpus, to silence this."
+    )
+    W400 = (
+        "The Doc has no sentence boundaries (no parser, senter or sentencizer in the pipeline): "
+        "the sparsecode component split it with spaCy's rule-based sentencizer. Add "
+        "nlp.add_pipe('sentencizer', before='sparsecode') to choose the splitter yourself."
     )
 
 

@@ -244,7 +244,7 @@ class SparseCoder(TrainablePipe):
         return {} if self.scorer is None else self.scorer(examples, component=self, **kwargs)
 
     def add_label(self, label: str) -> int:
-        raise NotImplementedError(f"The '{self.name}' component is unsupervised and takes no labels.")
+        raise NotImplementedError(Errors.E013.format(name=self.name, label=label))
 
     # --- serialization ------------------------------------------------------------------
     def _settings(self) -> Dict[str, Any]:

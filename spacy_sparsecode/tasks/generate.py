@@ -61,7 +61,7 @@ def sparsify(dense: np.ndarray, real_l0: np.ndarray, seed: int = 0) -> SparseCod
     real_l0 = np.asarray(real_l0)
     real_l0 = real_l0[real_l0 > 0]
     if real_l0.size == 0:
-        raise ValueError(Errors.E411.format(name="real_l0", expected="L0 values of real, non-empty codes", value="no non-zero L0"))
+        raise ValueError(Errors.E303.format(name="real_l0", expected="L0 values of real, non-empty codes", value="no non-zero L0"))
     rng = np.random.default_rng(seed)
     l0 = np.minimum(rng.choice(real_l0, size=dense.shape[0]), dense.shape[1])
     order = np.argsort(-np.abs(dense), axis=1, kind="stable")
@@ -107,7 +107,7 @@ def can_encode_posterior(model: CodeModel) -> bool:
 
 def _check_steps(steps: int) -> None:
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
-        raise ValueError(Errors.E411.format(name="steps", expected="an int >= 2", value=steps))
+        raise ValueError(Errors.E303.format(name="steps", expected="an int >= 2", value=steps))
 
 
 def _as_batch(model: CodeModel, rows: Rows, name: str) -> CsrBatch:
@@ -161,7 +161,7 @@ def near(model: CodeModel, rows: Rows, temperature: float = 1.0, n: int = 5, see
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise ValueError(Errors.E404.format(name="n", value=n))
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not np.isfinite(temperature) or temperature < 0:
-        raise ValueError(Errors.E411.format(name="temperature", expected="a finite float >= 0", value=temperature))
+        raise ValueError(Errors.E303.format(name="temperature", expected="a finite float >= 0", value=temperature))
     if not can_encode_posterior(model):
         raise ValueError(Errors.E421.format(what="near", family=model.family))
     mu, logvar = _posterior(model, _as_batch(model, rows, "near"))
@@ -197,7 +197,7 @@ def interpolate(code_a: Union[SparseCode, Rows], code_b: Union[SparseCode, Rows]
     """
     if not isinstance(code_a, SparseCode) or not isinstance(code_b, SparseCode):
         if model is None:
-            raise ValueError(Errors.E411.format(name="model", expected="the model of the documents when interpolating count rows",
+            raise ValueError(Errors.E303.format(name="model", expected="the model of the documents when interpolating count rows",
                                                 value=None))
         if can_encode_posterior(model):
             return interpolate_posterior(model, code_a, code_b, steps, real_l0)
@@ -264,7 +264,7 @@ def nucleus_sample(probs: np.ndarray, lengths: Sequence[int], top_p: float = 0.9
     """Bags of ``lengths[i]`` words drawn from row ``i % len(probs)`` of ``probs`` (non-negative
     word weights), each row cut to its nucleus: the fewest top words holding ``top_p`` of its mass."""
     if not 0 < top_p <= 1:
-        raise ValueError(Errors.E411.format(name="top_p", expected="a float in (0, 1]", value=top_p))
+        raise ValueError(Errors.E303.format(name="top_p", expected="a float in (0, 1]", value=top_p))
     probs = np.clip(np.atleast_2d(np.asarray(probs, dtype=np.float64)), 0, None)
     rng = np.random.default_rng(seed)
     rows = []

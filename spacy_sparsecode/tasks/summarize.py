@@ -25,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..codes import SUMMARY_KEY
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..models import CodeModel
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def sentence_spans(doc: Any, *, warn: bool = True) -> List[Any]:
         if _SENTENCIZER is None:
             _SENTENCIZER = Sentencizer()
         if warn:
-            warnings.warn(Errors.W400, stacklevel=3)
+            warnings.warn(Warnings.W400, stacklevel=3)
         _SENTENCIZER(doc)
     return list(doc.sents)
 

@@ -95,6 +95,12 @@ def test_use_before_initialize_names_the_component():
         nlp("Some text here.")
 
 
+def test_add_label_is_refused_with_a_catalogue_message():
+    component = spacy.blank("en").add_pipe("sparsecode", name="codes")
+    with pytest.raises(NotImplementedError, match=r"\[E013\] The 'codes' component is unsupervised.*add_label\('sport'\)"):
+        component.add_label("sport")
+
+
 @pytest.mark.parametrize(
     "model, field",
     [({"n_latents": 8, "k": 9}, "'k'"), ({"k": 0}, "'k'"), ({"scaling": "bm25"}, "scaling"), ({"n_latents": -1}, "n_latents")],
