@@ -21,6 +21,7 @@ import time
 import zipfile
 from dataclasses import dataclass, field
 from functools import partial
+from io import BytesIO
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -50,9 +51,7 @@ def _part(directory: Path, index: int, suffix: str = ".npz") -> Path:
 
 
 def _npy_header(dtype: np.dtype, shape: Tuple[int, ...]) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
+    buffer = BytesIO()
     np.lib.format.write_array_header_2_0(buffer, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
                                                   "fortran_order": False, "shape": shape})
     return buffer.getvalue()

@@ -6,7 +6,7 @@ the attributes below (the protocol keeps this layer free of the pipeline module)
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Optional, Protocol, Sequence
 
 import scipy.sparse as sp
 
@@ -16,9 +16,10 @@ from ..text.vocab import BagOfWordsVocab
 
 
 class Coder(Protocol):
-    """What a task needs of a trained ``sparsecode`` component."""
+    """What a task needs of a trained ``sparsecode`` component (``bow_vocab`` is None until the
+    component is initialized; the component's ``featurize`` and ``codes`` refuse to run before)."""
 
-    bow_vocab: BagOfWordsVocab
+    bow_vocab: Optional[BagOfWordsVocab]
 
     @property
     def torch_model(self) -> CodeModel: ...
