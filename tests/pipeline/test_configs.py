@@ -105,12 +105,14 @@ def test_config_types_are_named_after_their_check():
     assert str(params["k"].annotation) == "an int > 0"  # what confection's error shows
 
 
-def test_config_type_validates_through_pydantic_v1():
-    """confection 0.1 (spaCy 3.8.0-3.8.11) checks arguments with a pydantic.v1 model."""
-    pydantic_v1 = pytest.importorskip("pydantic.v1")
-    schema = pydantic_v1.create_model("Schema", k=(config_type(POSITIVE_INT), ...))
+@pytest.mark.parametrize("module", ["pydantic.v1", "pydantic"])
+def test_config_type_validates_through_pydantic_models(module):
+    """Older confections check arguments with a pydantic model: confection 0.1 (what spaCy
+    3.8.0-3.8.11 install) a ``pydantic.v1`` one, confection 1.0 a pydantic 2 one."""
+    pydantic = pytest.importorskip(module)
+    schema = pydantic.create_model("Schema", k=(config_type(POSITIVE_INT), ...))
     assert schema(k=3).k == 3
-    with pytest.raises(pydantic_v1.ValidationError, match="expected an int > 0, got 0"):
+    with pytest.raises(pydantic.ValidationError, match="expected an int > 0, got 0"):
         schema(k=0)
 
 
