@@ -36,14 +36,15 @@ class TopicCorpus:
     note: str = ""
 
 
-def featurize(name: str, train: Documents, test: Documents, vocab: Dict[str, Any], note: str) -> TopicCorpus:
-    """Tokenise with ``spacy.blank("en")``; the vocabulary (``VocabConfig(**vocab)``) from ``train``."""
+def featurize(name: str, train: Documents, test: Documents, vocab: Dict[str, Any], note: str, *,
+              lang: str = "en") -> TopicCorpus:
+    """Tokenise with ``spacy.blank(lang)``; the vocabulary (``VocabConfig(**vocab)``) from ``train``."""
     import spacy
 
     from spacy_sparsecode.text.featurize import docs_to_csr
     from spacy_sparsecode.text.vocab import BagOfWordsVocab, VocabConfig
 
-    nlp = spacy.blank("en")
+    nlp = spacy.blank(lang)
     train_docs = list(nlp.pipe(train.texts, batch_size=256))
     test_docs = list(nlp.pipe(test.texts, batch_size=256))
     table = BagOfWordsVocab.build(train_docs, VocabConfig(**vocab))
