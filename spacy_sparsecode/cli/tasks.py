@@ -115,12 +115,16 @@ def summarize(
     ratio: Annotated[Optional[float], typer.Option(help="Share of each document's sentences instead.")] = None,
     coverage: Annotated[float, typer.Option(help="Weight of the document-code coverage gain.")] = 0.25,
     redundancy: Annotated[float, typer.Option(help="Weight of the MMR redundancy penalty (code space).")] = 0.1,
+    lead_prior: Annotated[float, typer.Option(
+        help="Position prior W: sentence i (0-based) gains W / (1 + i), for news-like text (0: none).")] = 0.0,
     overwrite: Overwrite = False,
     *,
     reading: CorpusOptions,
 ) -> None:
     """Extractive summaries: sentences whose combined code best covers the document's code."""
     budget(1, sentences, ratio)  # fail on a bad budget before any work
+    if lead_prior < 0:
+        raise typer.BadParameter(f"must be >= 0, got {lead_prior}", param_hint="--lead-prior")
     check_output_file(output, overwrite)
     nlp, component = load_pipeline(model)
     records, docs = _corpus_docs(nlp, component, corpus, reading)
@@ -130,7 +134,8 @@ def summarize(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for record, doc in with_progress(zip(records, docs), len(docs), "Summarizing"):
-            spans = summarize_doc(component, doc, sentences=sentences, ratio=ratio, coverage=coverage, redundancy=redundancy)
+            spans = summarize_doc(component, doc, sentences=sentences, ratio=ratio, coverage=coverage, redundancy=redundancy,
+                                 lead_prior=lead_prior)
             rows.append({"id": record.id, "summary": [span.text for span in spans]})
     _write_jsonl(output, rows)
     console.print(f"Summarized {len(rows):,} documents -> {output}", soft_wrap=True)

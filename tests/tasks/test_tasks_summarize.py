@@ -77,3 +77,18 @@ def test_summary_survives_docbin(trained_nlp, sample_texts):
     doc, spans = _summarize(trained_nlp, " ".join(sample_texts[:3]), sentences=2)
     restored = list(DocBin(docs=[doc], store_user_data=True).get_docs(trained_nlp.vocab))[0]
     assert [s.text for s in restored._.summary] == [s.text for s in spans]
+
+
+def test_lead_prior_moves_the_summary_to_the_lead(trained_nlp, sample_texts):
+    text = " ".join(sample_texts[:4])
+    _, plain = _summarize(trained_nlp, text, sentences=3)
+    _, zero = _summarize(trained_nlp, text, sentences=3, lead_prior=0.0)
+    doc, lead = _summarize(trained_nlp, text, sentences=3, lead_prior=100.0)
+    assert [s.start for s in zero] == [s.start for s in plain]
+    assert [s.text for s in lead] == [s.text for s in list(doc.sents)[:3]]
+
+
+@pytest.mark.parametrize("value", [-0.5, float("nan"), "1"])
+def test_bad_lead_prior_is_an_error_naming_it(trained_nlp, value):
+    with pytest.raises(ValueError, match="'lead_prior'"):
+        _summarize(trained_nlp, "One sentence here. And another one.", lead_prior=value)
