@@ -25,6 +25,14 @@ precision@10 of the nearest training documents (cosine) of held-out documents, f
 end-to-end wall time of ``sparsecode train`` (a subprocess, tokenising included) beside
 CountVectorizer + tf-idf + NMF on the same training texts. The targets of the issue are checked
 per corpus, and the worst corpus of each is named. Results are written after every corpus.
+
+Every system runs on ``[suite] threads`` threads (1: the cores are shared, and torch with 2
+threads on a loaded machine ran ~100x slower). To measure one state of the package while the
+checkout is being edited, run from a snapshot of a commit, with its id in ``SNAPSHOT``:
+
+    git archive HEAD spacy_sparsecode benchmarks corpora | tar -x -C /tmp/base
+    git rev-parse --short HEAD > /tmp/base/SNAPSHOT
+    cd /tmp/base && PYTHONPATH=/tmp/base python -m benchmarks.suite --out RESULTS --shared-corpora SHARED
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ SETTINGS = harness.settings("suite")
 OURS, NMF, TOMOTOPY, TFIDF = "ours-default", "nmf", "tomotopy", "tf-idf"
 PEERS = {NMF: harness.topics.fit_nmf, TOMOTOPY: harness.topics.fit_tomotopy}
 SYSTEMS = (OURS, NMF, TOMOTOPY)
+BBC_DOCS = 2225  # for the order of the corpora only
 
 
 # --------------------------------------------------------------------------- the run's settings
@@ -92,11 +101,16 @@ def run_config(args: argparse.Namespace) -> RunConfig:
 
 
 # --------------------------------------------------------------------------- corpora
-def corpus_names(spec: str, folder: Path) -> List[str]:
-    """``spec`` (a comma list), or every suite file in ``folder`` followed by the extra corpora."""
+def corpus_names(spec: str, folder: Path, shared: Path) -> List[str]:
+    """``spec`` (a comma list, in its order), or every suite file in ``folder`` and the extra
+    corpora, fewest documents first (the largest, slowest ones last)."""
     if spec:
         return [name.strip() for name in spec.split(",") if name.strip()]
-    return [*devsuite.suite_names(folder), *SETTINGS["extra_corpora"]]
+    sizes = {name: devsuite.count_docs(Path(folder) / f"{name}{devsuite.SUITE_SUFFIX}") for name in devsuite.suite_names(folder)}
+    for name in SETTINGS["extra_corpora"]:
+        path = {"bbc": None, "20ng": Path(shared) / harness.corpora.NEWSGROUPS_FILE}.get(name)
+        sizes[name] = devsuite.count_docs(path) if path is not None and path.exists() else BBC_DOCS if name == "bbc" else 0
+    return sorted(sizes, key=lambda name: (sizes[name], name))
 
 
 def load_corpus(name: str, folder: Path, shared: Path) -> Tuple[Optional[devsuite.SplitCorpus], str]:
@@ -178,7 +192,8 @@ def run_ours(counts: harness.TopicCorpus, vocab: Any, lang: str, seed: int, conf
 
 
 def run_peer(name: str, counts: harness.TopicCorpus, seed: int, config: RunConfig) -> Dict[str, Any]:
-    fitted = PEERS[name](counts, config.K, seed, SETTINGS["systems"][name])
+    settings = {**SETTINGS["systems"][name], **({"workers": threads()} if name == TOMOTOPY else {})}
+    fitted = PEERS[name](counts, config.K, seed, settings)
     return {"system": name, "seed": seed, "train_s": fitted.train_seconds, **_topics(fitted.topic_word, counts),
             "settings": dict(fitted.settings or {})}
 
@@ -199,7 +214,7 @@ def _cli() -> List[str]:
 def end_to_end(corpus: devsuite.SplitCorpus, vocab_config: Any, config: RunConfig, ours: Dict[str, Any]) -> Dict[str, Any]:
     """``sparsecode train TRAIN OUT --n-latents K`` (a subprocess; ``--lang`` when not English) on
     the training texts, against CountVectorizer + tf-idf + NMF on the same texts, seed 0."""
-    from sklearn.decomposition import NMF
+    from sklearn.decomposition import NMF as SklearnNMF
     from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
     result: Dict[str, Any] = {"n_docs": len(corpus.train)}
@@ -213,7 +228,8 @@ def end_to_end(corpus: devsuite.SplitCorpus, vocab_config: Any, config: RunConfi
             command += ["--lang", corpus.lang]
         result["command"] = " ".join(["sparsecode", *command[len(_cli()):]]).replace(str(work), "$TMP")
         with harness.Timer() as clock:
-            done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+            limits = {name: str(threads()) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+            done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1", **limits})
         result["ours_wall_s"] = clock.seconds
         if done.returncode != 0:
             result["error"] = (done.stderr or done.stdout)[-2000:]
@@ -234,7 +250,7 @@ def end_to_end(corpus: devsuite.SplitCorpus, vocab_config: Any, config: RunConfi
     vectorizer = CountVectorizer(min_df=low, max_df=high, max_features=vocab_config.max_size)
     with harness.Timer() as clock:
         counts = vectorizer.fit_transform(corpus.train.texts)
-        nmf = NMF(n_components=config.K, random_state=0, **SETTINGS["systems"][NMF])
+        nmf = SklearnNMF(n_components=config.K, random_state=0, **SETTINGS["systems"][NMF])
         nmf.fit(TfidfTransformer().fit_transform(counts))
     result.update(peer_wall_s=clock.seconds, peer_n_vocab=len(vectorizer.vocabulary_),
                   peer=f"CountVectorizer(min_df={low}, max_df={high}, max_features={vocab_config.max_size}) + "
@@ -274,11 +290,23 @@ def _print_run(corpus: str, row: Dict[str, Any]) -> None:
           f"(train {row['npmi_train']:+.3f})  TD {row['td']:.2f}{extra}", flush=True)
 
 
+def threads() -> int:
+    """Threads of every system: ``SPARSECODE_THREADS``, else ``[suite] threads``."""
+    return int(os.environ.get("SPARSECODE_THREADS", SETTINGS["threads"]))
+
+
 def run_corpus(corpus: devsuite.SplitCorpus, config: RunConfig) -> Dict[str, Any]:
     """Every system and seed on one corpus: its entry of the results."""
     import torch
+    from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(int(os.environ.get("SPARSECODE_THREADS", SETTINGS["threads"])))
+    torch.set_num_threads(threads())
+    with threadpool_limits(limits=threads()):
+        return _run_corpus(corpus, config)
+
+
+def _run_corpus(corpus: devsuite.SplitCorpus, config: RunConfig) -> Dict[str, Any]:
+    load = os.getloadavg()[0]
     n_docs = corpus.n_docs
     corpus = devsuite.capped(corpus, config.max_train_docs or None, config.max_test_docs or None, config.cap_seed)
     vocab_config = devsuite.default_vocab_config(corpus.lang)
@@ -289,7 +317,7 @@ def run_corpus(corpus: devsuite.SplitCorpus, config: RunConfig) -> Dict[str, Any
             "n_vocab": counts.train.shape[1], "note": counts.note, "capped": "capped" in counts.note,
             "tokenise_s": tokenise_s or None, "labelled": retrieval is not None,
             "mean_words_train": float(counts.train.sum() / max(counts.train.shape[0], 1)),
-            "vocab_config": dataclasses.asdict(vocab_config)}
+            "vocab_config": dataclasses.asdict(vocab_config), "load_average_start": load}
     if retrieval is not None:
         info["retrieval"] = retrieval.note()
     print(f"== {corpus.name} ({corpus.lang}): train {info['n_train']:,}, test {info['n_test']:,}, V={info['n_vocab']:,}, "
@@ -315,6 +343,7 @@ def run_corpus(corpus: devsuite.SplitCorpus, config: RunConfig) -> Dict[str, Any
               + (f" (error: {e2e['error'][-300:]})" if "error" in e2e else
                  f" (tokenise {e2e['ours_tokenise_s']:.1f}s, train {e2e['ours_train_s']:.1f}s), "
                  f"CountVectorizer + NMF {e2e['peer_wall_s']:.1f}s"), flush=True)
+    info["load_average_end"] = os.getloadavg()[0]
     return entry
 
 
@@ -444,7 +473,9 @@ def corpus_table(name: str, entry: Dict[str, Any], config: RunConfig) -> str:
                       _f(100 * s["dead_latents"], 1) if "dead_latents" in s else "–"])
     text = [f"### {name}", "",
             f"{info['lang']}; {info['n_train']:,} training / {info['n_test']:,} held-out documents of {info['n_docs']:,}; "
-            f"V={info['n_vocab']:,}; {info['mean_words_train']:.1f} in-vocabulary words a training document; {info['note']}."
+            f"V={info['n_vocab']:,}; {info['mean_words_train']:.1f} in-vocabulary words a training document; {info['note']}; "
+            f"load average {info.get('load_average_start', float('nan')):.1f} at the start, "
+            f"{info.get('load_average_end', float('nan')):.1f} at the end."
             + (f" Retrieval: {info['retrieval']}." if info.get("retrieval") else " No labels: no retrieval check."), "",
             harness.markdown_table(("system", "NPMI held-out", "NPMI train", "TD", "train s", f"P@{config.retrieval_k}",
                                     "L0", "empty codes %", "dead latents %"), lines, "lrrrrrrrr")]
@@ -504,12 +535,20 @@ def assemble(corpora: Dict[str, Any], meta: Dict[str, Any], config: RunConfig) -
 
 # --------------------------------------------------------------------------- main
 def _package_state() -> str:
+    """The package's commit (and uncommitted changes) in a git checkout; in a snapshot of one
+    (``git archive``), the commit written in its ``SNAPSHOT`` file."""
+    import spacy_sparsecode
+
+    where = Path(spacy_sparsecode.__file__).resolve().parent.parent
+    if (where / "SNAPSHOT").exists():
+        return (where / "SNAPSHOT").read_text(encoding="utf8").strip()
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=harness.REPO, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "spacy_sparsecode"], cwd=harness.REPO,
-                               capture_output=True, text=True).stdout.strip()
+        git = lambda *a: subprocess.run(["git", *a], cwd=where, capture_output=True, text=True).stdout.strip()  # noqa: E731
+        head, dirty = git("rev-parse", "--short", "HEAD"), git("status", "--porcelain", "--", "spacy_sparsecode")
     except OSError:
-        return "unknown"
+        head, dirty = "", ""
+    if not head:
+        return f"{where} (not a git checkout)"
     return f"commit {head}" + (f" with uncommitted changes to {len(dirty.splitlines())} package files" if dirty else "")
 
 
@@ -537,7 +576,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if unknown:
         parser.error(f"unknown systems {unknown} (known: {', '.join(SYSTEMS)})")
     stem = args.stem or ("suite_quick" if args.quick else "suite")
-    names = corpus_names(args.corpora, args.corpora_dir)
+    names = corpus_names(args.corpora, args.corpora_dir, args.shared_corpora)
 
     corpora: Dict[str, Any] = {}
     previous = Path(args.out) / f"{stem}.json"
@@ -555,8 +594,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     nlp, name = build_pipeline(None, "en", None, {"n_latents": config.K})
     meta: Dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"), "command": " ".join(["python -m benchmarks.suite", *(argv if argv is not None else sys.argv[1:])]),
-        "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores (torch {torch.__version__}, "
-                   f"{int(os.environ.get('SPARSECODE_THREADS', SETTINGS['threads']))} threads)",
+        "machine": f"{platform.machine()} CPU, {os.cpu_count()} cores shared with other work (torch {torch.__version__}; "
+                   f"{threads()} thread{'s' if threads() > 1 else ''} a system)",
         "package": _package_state(), "config": config.as_dict(), "corpora": names, "skipped": {},
         "ours_model": json.loads(json.dumps(nlp.config["components"][name]["model"], default=str)),
         "ours_train": {k: v for k, v in dataclasses.asdict(devsuite.cli_train_config(0)).items() if k != "seed"},

@@ -68,6 +68,13 @@ def suite_names(folder: Path = SUITE_DIR) -> List[str]:
     return [p.name[: -len(SUITE_SUFFIX)] for p in files]
 
 
+def count_docs(path: Path) -> int:
+    """The number of non-blank lines of a JSON-lines file (``.gz`` or not): its documents."""
+    path = Path(path)
+    with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
 def _file_fingerprint(path: Path) -> str:
     return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
 

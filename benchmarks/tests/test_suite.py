@@ -56,9 +56,10 @@ def test_loader_refuses_mixed_languages_and_a_missing_split(tmp_path):
 def test_suite_names_smallest_file_first_and_absent_corpora_are_skipped(tmp_path):
     write_corpus(tmp_path / "big.jsonl.gz", [{"id": str(i), "text": f"text {i} " * 50, "split": "train"} for i in range(200)])
     write_corpus(tmp_path / "small.jsonl.gz", [{"id": "a", "text": "x", "split": "train"}])
-    assert devsuite.suite_names(tmp_path) == ["small", "big"]
-    assert suite.corpus_names("", tmp_path) == ["small", "big", *suite.SETTINGS["extra_corpora"]]
-    assert suite.corpus_names("big, bbc", tmp_path) == ["big", "bbc"]
+    assert devsuite.suite_names(tmp_path) == ["small", "big"] and devsuite.count_docs(tmp_path / "big.jsonl.gz") == 200
+    # fewest documents first; an absent shared corpus sorts first (and is skipped with its reason)
+    assert suite.corpus_names("", tmp_path, tmp_path) == ["20ng", "small", "big", "bbc"]
+    assert suite.corpus_names("big, bbc", tmp_path, tmp_path) == ["big", "bbc"]
     corpus, reason = suite.load_corpus("nothing", tmp_path, tmp_path)
     assert corpus is None and "absent" in reason
     corpus, reason = suite.load_corpus("20ng", tmp_path, tmp_path)
