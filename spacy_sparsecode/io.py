@@ -31,9 +31,12 @@ os.umask(_UMASK)
 #: 3: VAE configs carry ``prior_components`` (versions 1-2 have no ex-post prior buffers).
 #: 4: SAE configs carry ``encoder_input`` instead of ``pre_encoder_bias`` / ``nonneg_encoder``;
 #:    the VAEs' topic-word tensor is ``topic_word`` (was ``beta``).
-FORMAT_VERSION = 4
+#: 5: SAE and dictionary configs carry ``fill_empty``, threshold SAE configs ``calibrate_to_k``
+#:    (with its ``log_threshold_scale`` buffer); the SAEs' ``encoder_input`` and the dictionary's
+#:    ``coding`` have new defaults (older configs that leave them out keep the old ones).
+FORMAT_VERSION = 5
 #: Versions this package still reads (older ones are upgraded on load: ``models.upgrade_saved``).
-READABLE_FORMAT_VERSIONS = (1, 2, 3, 4)
+READABLE_FORMAT_VERSIONS = (1, 2, 3, 4, 5)
 
 
 @contextlib.contextmanager

@@ -71,6 +71,15 @@ def fit_to_corpus(config: Dict[str, Any], n_docs: int) -> Dict[str, Any]:
 #: files behaved: format 1 SAEs always subtracted the decoder bias before encoding; formats
 #: 1-2 VAEs had no ex-post prior buffers.
 _ADDED_FIELDS = {"encoder_input": (2, "centered"), "prior_components": (3, 0)}
+#: Format 5 (issue 19, no empty codes): codes that would be empty get a latent (``fill_empty``),
+#: threshold SAEs keep the mean L0 at k (``calibrate_to_k``); older files did neither.
+_ADDED_FIELDS.update(fill_empty=(5, False), calibrate_to_k=(5, False))
+#: Defaults changed by a format version, per family, with the value older files meant when a
+#: config left the field out (format 5: non-negative encoders and OMP codes keep k latents).
+_CHANGED_DEFAULTS = {
+    ("topk", "encoder_input"): (5, "linear"), ("l1", "encoder_input"): (5, "linear"),
+    ("threshold", "encoder_input"): (5, "centered"), ("dictionary", "coding"): (5, "lasso"),
+}
 #: Format 4 replaced the SAE flags ``nonneg_encoder`` and ``pre_encoder_bias`` by ``encoder_input``:
 #: the value of the first flag that is true (all false: "linear").
 _ENCODER_INPUT_FLAGS = {"nonneg_encoder": "nonneg", "pre_encoder_bias": "centered"}
@@ -115,6 +124,9 @@ def upgrade_saved(family: str, config: Dict[str, Any], tensors: Dict[str, torch.
     fields = {f.name for f in dataclasses.fields(model_class(family).config_class)}
     for name, (added_in, legacy_value) in _ADDED_FIELDS.items():
         if format_version < added_in and name in fields:
+            config.setdefault(name, legacy_value)
+    for (owner, name), (changed_in, legacy_value) in _CHANGED_DEFAULTS.items():
+        if format_version < changed_in and owner == family:
             config.setdefault(name, legacy_value)
     return config, tensors
 

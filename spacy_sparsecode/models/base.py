@@ -173,6 +173,30 @@ def dense_codes(indices: torch.Tensor, values: torch.Tensor, n_latents: int) -> 
     return dense.scatter_add(1, indices, values)
 
 
+def fill_empty_codes(scaled: CsrBatch, indices: torch.Tensor, values: torch.Tensor, atoms: torch.Tensor,
+                     offset: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Padded codes in which the empty code of each bag with words holds its best single latent.
+
+    That latent is the row d_j of ``atoms`` (K, V: the decoder, non-negative with unit-norm rows)
+    with the largest least-squares value ``z_j = (x - offset) · d_j`` for the scaled bag x, at that
+    value: the closest one-latent reconstruction ``z_j d_j + offset`` of x. A bag that no latent
+    fits (every z_j <= 0) keeps its empty code.
+    """
+    empty = (values == 0).all(dim=1) & (scaled.row_sum(torch.ones_like(scaled.values)) > 0)
+    if not bool(empty.any()):
+        return indices, values
+    rows = torch.nonzero(empty).squeeze(1)
+    bags = CsrBatch.from_csr(scaled.to_scipy()[rows.cpu().numpy()], atoms.device)
+    fit = bags.matmul(atoms.detach().t().float())
+    if offset is not None:
+        fit = fit - atoms.detach().float() @ offset.detach().float()
+    best, latent = fit.max(dim=1)
+    indices, values = indices.clone(), values.clone()
+    indices[rows, 0] = latent
+    values[rows, 0] = best.clamp_min(0).to(values.dtype)
+    return indices, values
+
+
 def padded_codes(codes: SparseCodes, device: torch.device | str = "cpu") -> Tuple[torch.Tensor, torch.Tensor]:
     """``SparseCodes`` as padded ``(indices, values)`` tensors (B, max L0); value 0 = padding."""
     matrix = codes.matrix

@@ -34,8 +34,8 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..errors import POSITIVE, POSITIVE_INT, one_of, setting
-from .base import CodeModel, CsrBatch, LossParts, ModelConfig, dense_codes
+from ..errors import BOOL, POSITIVE, POSITIVE_INT, one_of, setting
+from .base import CodeModel, CsrBatch, LossParts, ModelConfig, dense_codes, fill_empty_codes
 
 METHODS = ("kmeans", "learned")
 CODINGS = ("omp", "lasso")
@@ -46,11 +46,15 @@ class DictionaryConfig(ModelConfig):
     """How the dictionary is fitted and how codes are computed."""
 
     method: str = setting("kmeans", one_of(METHODS))
-    coding: str = setting("lasso", one_of(CODINGS))
+    #: "omp" keeps k atoms a document; the non-negative lasso keeps fewer on short documents (a
+    #: bag of a few words is fitted by a few atoms at any alpha) and none on some
+    coding: str = setting("omp", one_of(CODINGS))
     alpha: float = setting(0.005, POSITIVE)
     lasso_iter: int = setting(100, POSITIVE_INT)
     epochs: int = setting(5, POSITIVE_INT)
     batch_size: int = setting(1024, POSITIVE_INT)
+    #: a bag with words whose code is empty gets its best single atom (``base.fill_empty_codes``)
+    fill_empty: bool = setting(True, BOOL)
 
 
 def _unit_rows(rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -162,8 +166,10 @@ class DictionaryCoder(CodeModel):
         return scaled, z
 
     def encode_batch(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
-        _, z = self._codes(batch)
+        scaled, z = self._codes(batch)
         values, indices = z.abs().topk(self.config.k, dim=1)
+        if self.config.fill_empty:  # the lasso zeroed every atom of the bag: fit it with one atom
+            return fill_empty_codes(scaled, indices, z.gather(1, indices), self.dictionary)
         return indices, z.gather(1, indices)
 
     def decode(self, indices: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

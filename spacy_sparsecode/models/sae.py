@@ -4,14 +4,15 @@ Encoder: input scaling (tf-idf or log1p, l2-normalised rows), a linear map appli
 sparse product (``CsrBatch.matmul``; the (B, V) input is never densified), then a family's
 activation. ``encoder_input`` sets what the linear map sees:
 
-- ``linear``: ``x W_enc + b_enc`` (TopK, L1). With a non-negative decoder, subtracting the
-  decoder bias first would push every pre-activation down by the same positive
-  ``b_dec · d_j``, leaving short documents fewer than k positive activations, and its
+- ``nonneg`` (TopK, L1, threshold): ``x W_enc`` with a non-negative ``W_enc`` and no bias, so
+  every pre-activation of a bag is >= 0 and a document always has k latents to keep. With a
+  bias, training learns a negative one (with a non-negative decoder every active latent adds
+  words, so fewer active latents lower the error): most pre-activations end below zero and
+  codes keep far fewer than k latents, some none.
+- ``linear``: ``x W_enc + b_enc``. With a non-negative decoder, subtracting the decoder bias
+  first would push every pre-activation down by the same positive ``b_dec · d_j``, and its
   rank-one gradient would cost a pass over the (V, K) encoder per step.
-- ``centered``: ``W_enc (x - b_dec) + b_enc`` (KL, threshold): their sigmoid and threshold
-  activations rely on that shift.
-- ``nonneg``: ``x W_enc`` with a non-negative ``W_enc`` and no bias, so every pre-activation
-  of a bag is >= 0 and a TopK document always uses its k latents.
+- ``centered``: ``W_enc (x - b_dec) + b_enc`` (KL): its sigmoid activations rely on that shift.
 
 Decoder: non-negative weights with unit-norm rows (kept so by ``post_step``), so each latent
 is a parts-based "topic" whose top words are its largest decoder weights.
@@ -23,10 +24,12 @@ Families differ only in how pre-activations become codes and in their sparsity p
 - ``kl``: sigmoid (or ReLU) codes, KL(rho || rho_hat_j) between a target and each latent's
   mean activation over the batch.
 - ``threshold``: JumpReLU with a learned per-latent threshold (straight-through estimator)
-  and an L0 penalty.
+  and an L0 penalty; with ``calibrate_to_k`` one common scale of the thresholds keeps the
+  mean L0 at k.
 
 ``l1``/``kl``/``threshold`` train on all their activations; their inference codes keep at
-most ``k`` of them (the largest positive ones), so codes are truly sparse. Every family can
+most ``k`` of them (the largest positive ones), so codes are truly sparse. With ``fill_empty``
+a bag with words whose code would be empty gets its best-fitting single latent. Every family can
 train as a denoising autoencoder: ``denoise_rate`` drops that share of each bag's words from
 the encoder's input while the loss still reconstructs the clean bag.
 
@@ -45,9 +48,9 @@ import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
-from ..errors import (NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, PROBABILITY, RATE, SHARE, check_field,
+from ..errors import (BOOL, NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, PROBABILITY, RATE, SHARE, check_field,
                       one_of, setting)
-from .base import CodeModel, CsrBatch, LossParts, ModelConfig, dense_codes
+from .base import CodeModel, CsrBatch, LossParts, ModelConfig, dense_codes, fill_empty_codes
 
 LOSSES = ("mse", "nll")
 #: What the encoder's linear map sees (see the module docstring).
@@ -79,7 +82,9 @@ class SAEConfig(ModelConfig):
     init_neighbours: int = setting(1, POSITIVE_INT)
     #: "linear" (x W_enc + b_enc), "centered" (W_enc (x - b_dec) + b_enc) or "nonneg" (non-negative
     #: W_enc, no bias: TopK codes always use their k latents)
-    encoder_input: str = setting("linear", one_of(ENCODER_INPUTS))
+    encoder_input: str = setting("nonneg", one_of(ENCODER_INPUTS))
+    #: a bag with words whose code is empty gets its best single latent (``base.fill_empty_codes``)
+    fill_empty: bool = setting(True, BOOL)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -111,7 +116,8 @@ class ThresholdSAEConfig(SAEConfig):
     l0_coef: float = setting(0.0001, NON_NEGATIVE)
     threshold_init: float = setting(0.05, POSITIVE)
     bandwidth: float = setting(0.01, POSITIVE)
-    encoder_input: str = setting("centered", one_of(ENCODER_INPUTS))
+    #: thresholds are scaled by one factor that keeps the mean L0 at k (False: l0_coef alone sets the L0)
+    calibrate_to_k: bool = setting(True, BOOL)
 
 
 class SparseAutoencoder(CodeModel):
@@ -209,7 +215,11 @@ class SparseAutoencoder(CodeModel):
         return torch.zeros(pre.shape[0], device=pre.device), {}
 
     def encode_batch(self, batch: CsrBatch) -> Tuple[torch.Tensor, torch.Tensor]:
-        return self.activate(self.pre_activations(self.scale(batch)))
+        scaled = self.scale(batch)
+        indices, values = self.activate(self.pre_activations(scaled))
+        if self.config.fill_empty:  # no pre-activation of the bag passed the activation: fit it with one latent
+            return fill_empty_codes(scaled, indices, values, self.decoder_weights(), self.b_dec)
+        return indices, values
 
     def reconstruct(self, indices: torch.Tensor, values: torch.Tensor, decoder: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Dense reconstruction (B, V) of padded codes: a sparse product with the decoder."""
@@ -489,6 +499,12 @@ class _Step(torch.autograd.Function):
         return None, (-(1.0 / eps) * near * grad).sum(dim=0), None
 
 
+#: Share of the way the threshold scale moves to each batch's value (a running average over
+#: about 1 / momentum steps), and the least scale (a batch with too few positive pre-activations).
+_SCALE_MOMENTUM = 0.1
+_MIN_THRESHOLD_SCALE = 1e-3
+
+
 class ThresholdSAE(SparseAutoencoder):
     """JumpReLU SAE: ``z = pre · H(pre - θ_j)`` with learned θ_j = exp(log_threshold_j).
 
@@ -504,13 +520,39 @@ class ThresholdSAE(SparseAutoencoder):
     def __init__(self, config: ThresholdSAEConfig, n_vocab: int, idf: Optional[np.ndarray] = None) -> None:
         super().__init__(config, n_vocab, idf)
         self.log_threshold = torch.nn.Parameter(torch.full((config.n_latents,), float(np.log(config.threshold_init))))
+        if config.calibrate_to_k:
+            self.register_buffer("log_threshold_scale", torch.zeros(()))
+
+    def thresholds(self) -> torch.Tensor:
+        """The thresholds the activation applies (K,): the learned ones, times the calibrated scale."""
+        learned = self.log_threshold.exp()
+        return learned * self.log_threshold_scale.exp() if self.config.calibrate_to_k else learned
+
+    @torch.no_grad()
+    def calibrate(self, pre: torch.Tensor) -> None:
+        """Move the threshold scale towards the one that leaves B·k active latents in this batch.
+
+        Why: with thresholds learned by the L0 penalty alone the L0 is whatever the penalty and
+        the reconstruction settle on, far below k and different on every corpus, with some
+        documents left with no latent (benchmarks/results/empty_codes.md). The learned thresholds
+        still rank which latents fire; one common scale, found batch by batch as in BatchTopK
+        (Bussmann et al. 2024) and kept as a running average for inference, sets how many fire on
+        average. A batch with fewer than B·k positive pre-activations lets all of them fire.
+        """
+        ratios = (pre.float() / self.log_threshold.exp().float()).flatten()
+        n_active = min(pre.shape[0] * self.config.k, ratios.numel())
+        kth = ratios.kthvalue(ratios.numel() - n_active + 1).values  # the B·k-th largest ratio
+        target = torch.log(kth.clamp_min(_MIN_THRESHOLD_SCALE))
+        self.log_threshold_scale.lerp_(target.to(self.log_threshold_scale.dtype), _SCALE_MOMENTUM)
 
     def activate(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        return _top_positive(pre * (pre > self.log_threshold.exp()), self.config.k)
+        return _top_positive(pre * (pre > self.thresholds()), self.config.k)
 
     def train_codes(self, pre: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        return _all_latents(_JumpReLU.apply(pre, self.log_threshold.exp(), self.config.bandwidth))
+        if self.config.calibrate_to_k and self.training:
+            self.calibrate(pre.detach())
+        return _all_latents(_JumpReLU.apply(pre, self.thresholds(), self.config.bandwidth))
 
     def penalty(self, pre: torch.Tensor, indices: torch.Tensor, values: torch.Tensor) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        l0 = _Step.apply(pre, self.log_threshold.exp(), self.config.bandwidth).sum(dim=1)
+        l0 = _Step.apply(pre, self.thresholds(), self.config.bandwidth).sum(dim=1)
         return self.config.l0_coef * l0, {"l0_train": l0.detach().mean()}

@@ -377,7 +377,7 @@ def test_flags_are_keyword_only(family):
 
 def test_nonneg_encoder_input_gives_every_document_its_k_latents(data):
     matrix = data[0][:64]
-    free = small_model("topk")
+    free = small_model("topk", encoder_input="linear")
     with torch.no_grad():
         free.b_enc.fill_(-1.0)  # a negative bias, as training learns: few latents pass the ReLU
     assert (free.encode(matrix).matrix != 0).sum(axis=1).max() < 3
@@ -406,7 +406,7 @@ def test_encoder_input_sets_what_the_encoder_sees(data, encoder_input):
 
 def test_encoder_input_defaults_and_choices():
     assert {family: small_model(family).config.encoder_input for family in ("topk", "l1", "kl", "threshold")} == \
-        {"topk": "linear", "l1": "linear", "kl": "centered", "threshold": "centered"}
+        {"topk": "nonneg", "l1": "nonneg", "kl": "centered", "threshold": "nonneg"}
     with pytest.raises(ValueError, match="encoder_input.*linear, centered, nonneg"):
         small_model("topk", encoder_input="x")
 

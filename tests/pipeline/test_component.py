@@ -157,7 +157,7 @@ def test_older_format_sae_loads_with_its_encoder_input(saved_pipeline, tmp_path,
     path = _copy(saved_pipeline, tmp_path)
     cfg = path / "sparsecode" / "cfg.json"
     settings = json.loads(cfg.read_text())
-    assert settings["format_version"] == FORMAT_VERSION and settings["model"].pop("encoder_input") == "linear"
+    assert settings["format_version"] == FORMAT_VERSION and settings["model"].pop("encoder_input") == "nonneg"
     cfg.write_text(json.dumps(settings | {"format_version": format_version, "model": settings["model"] | flags}))
     model = spacy.load(path).get_pipe("sparsecode").torch_model
     assert model.config.encoder_input == encoder_input
