@@ -50,6 +50,12 @@ SETTINGS = harness.settings("empty_codes")
 INFERENCE_ONLY = ("fill_empty", "coding")
 
 
+def snapshot() -> Optional[str]:
+    """The commit of a snapshot run (``SNAPSHOT`` next to ``benchmarks/``, as ``suite.py`` documents), else None."""
+    path = harness.REPO / "SNAPSHOT"
+    return f"snapshot of commit {path.read_text().strip()}" if path.exists() else None
+
+
 def legacy_config(family: str) -> Dict[str, Any]:
     """The config that makes ``family`` behave as its defaults did in format 4."""
     return upgrade_saved(family, {}, {}, FORMAT_VERSION - 1)[0]
@@ -126,7 +132,8 @@ def markdown(result: Dict[str, Any]) -> str:
         corpora, "",
         harness.markdown_table(header, rows, "llrrrlrrrlll"), "",
         "Rule met after the change: " + ("every corpus and family." if not failing else "not by " + ", ".join(failing) + "."),
-        "", f"Machine: {result['machine']['platform']}, {result['machine']['torch_threads']} torch thread(s)."]) + "\n"
+        "", f"Machine: {result['machine']['platform']}, {result['machine']['torch_threads']} torch thread(s); "
+            f"package: {result.get('snapshot') or 'the working tree'}."]) + "\n"
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -140,7 +147,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     train = TrainConfig(epochs=args.epochs, seed=SETTINGS["seed"])
     result: Dict[str, Any] = {"epochs": args.epochs, "seed": SETTINGS["seed"], "tolerance": SETTINGS["tolerance"],
                               "format_version": FORMAT_VERSION, "train": dataclasses.asdict(train), "corpora": {},
-                              "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads()}}
+                              "machine": {"platform": platform.platform(), "torch_threads": torch.get_num_threads()},
+                              "snapshot": snapshot()}
     for name in args.corpora.split(","):
         corpus = load_corpus(name)
         counts, _ = devsuite.suite_counts(corpus, devsuite.default_vocab_config(corpus.lang))
