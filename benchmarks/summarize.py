@@ -225,6 +225,35 @@ def evaluate_set(summary_set: "summaries.SummarySet", args: argparse.Namespace) 
         "lead_priors": priors, "lengths": lengths}
 
 
+def _ordered(scores: Dict[str, Any], priors: List[float]) -> List[str]:
+    """The systems in table order (results read back from JSON have their keys sorted)."""
+    first = [OURS, ABLATION, *(prior_name(w) for w in priors), LEAD, *PEERS, "random-N"]
+    return [n for n in first if n in scores] + sorted(n for n in scores if n not in first)
+
+
+def _ordered_differences(differences: Dict[str, Any]) -> List[str]:
+    first = [*(f"ours - {peer}" for peer in PEERS), "ours - without codes"]
+    return [k for k in first if k in differences] + sorted(k for k in differences if k not in first)
+
+
+def _overall(result: Dict[str, Any]) -> List[str]:
+    """Two generated sentences: where the target holds, and where the code terms help."""
+    missed = [f"{name} at {b['n']}" for name, s in result["sets"].items() for b in (s["lengths"][x] for x in LENGTHS)
+              if not b["target_met"]]
+    cells = [(name, b) for name, s in result["sets"].items() for b in (s["lengths"][x] for x in LENGTHS)]
+    helped = [f"{name} at {b['n']} ({b['rouge2_differences']['ours - without codes']['mean']:+.4f})" for name, b in cells
+              if b["codes_help"] == "yes"]
+    hurt = [f"{name} at {b['n']} ({b['rouge2_differences']['ours - without codes']['mean']:+.4f})" for name, b in cells
+            if b["codes_help"] == "no (worse)"]
+    target = ("Target met on every set at both lengths." if not missed else
+              "Target **missed** on: " + "; ".join(missed) + ".")
+    codes = (f"Code terms (ours − without codes, ROUGE-2): significantly better on {len(helped)} of {len(cells)} set × length "
+             f"cells" + (f" ({'; '.join(helped)})" if helped else "") + (f", significantly worse on {'; '.join(hurt)}" if hurt else "")
+             + ", no significant difference on the rest"
+             + (": the code terms do not earn their place on every set." if len(helped) < len(cells) else "."))
+    return [target + " " + codes, ""]
+
+
 def _difference(d: Dict[str, float]) -> str:
     return f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]"
 
@@ -256,15 +285,17 @@ def markdown(result: Dict[str, Any]) -> str:
         lines += [f"## ROUGE-2 at {label}", "",
                   harness.markdown_table(("set", "lang", "docs", "ours", "without codes", *PEERS, "lead-N", "random-N",
                                           "target", "codes help (ours − without codes)"), rows, "llrrrrrrrll"), ""]
+    lines += _overall(result)
     for name, s in result["sets"].items():
         model = s["model"]
         trained = (f"loaded from {model['pretrained']}" if model["pretrained"] else
                    f"trained on the set's {s['docs_in_set']} documents ({model['train_s_incl_tokenize']:.0f} s incl. tokenising)")
         ref, fix = s["lengths"]["reference"], s["lengths"]["fixed"]
-        names = list(ref["scores"])
+        names = _ordered(ref["scores"], s["lead_priors"])
         rows = [[n, *(f"{ref['scores'][n][m]:.4f}" for m in METRICS), *(f"{fix['scores'][n][m]:.4f}" for m in METRICS),
                  ref["scores"][n]["seconds"]] for n in names]
-        diffs = [[k, _difference(v), _difference(fix["rouge2_differences"][k])] for k, v in ref["rouge2_differences"].items()]
+        diffs = [[k, _difference(ref["rouge2_differences"][k]), _difference(fix["rouge2_differences"][k])]
+                 for k in _ordered_differences(ref["rouge2_differences"])]
         lines += [f"## {name} ({s['lang']}, {s['n_docs']} documents)", "",
                   f"Source `{s['source'].split('/')[-1]}`. Documents: {s['mean_doc_sentences']} sentences on average; "
                   f"references: {s['mean_reference_sentences']} sentences. Model: TopK K={model['n_latents']}, k={model['k']}, "
@@ -276,7 +307,8 @@ def markdown(result: Dict[str, Any]) -> str:
                                           "seconds (N = ref)"), rows, "lrrrrrrr"), "",
                   harness.markdown_table(("ROUGE-2 difference (95% interval)", "N = reference", f"N = {fixed}"), diffs, "lrr"), "",
                   "Target (ours R-2 >= TextRank and >= LexRank): "
-                  + "; ".join(f"{b['n']}: " + ", ".join(f"{k.split(' (')[0]} {'met' if v else 'missed'}" for k, v in b["targets"].items())
+                  + "; ".join(f"{b['n']}: " + ", ".join(f"{k.split(' (')[0]} {'met' if v else 'missed'}" for k, v in sorted(b["targets"].items(),
+                                                                                                               reverse=True))
                               for b in (ref, fix)) + ". "
                   f"Codes help (ours − without codes > 0, interval above 0): {ref['codes_help']} at N = reference, "
                   f"{fix['codes_help']} at N = {fixed}.", ""]
@@ -290,7 +322,7 @@ def markdown(result: Dict[str, Any]) -> str:
                       f"({ref['scores'][OURS]['rouge2']:.4f} at N = reference); " + "; ".join(parts) + ".", ""]
     if result["skipped"]:
         lines += ["Skipped: " + "; ".join(f"{k} ({v})" for k, v in result["skipped"].items()) + ".", ""]
-    lines += [f"Wall time {result['wall_s']:.0f} s ({settings['threads']} torch threads), Python {result['python']}."]
+    lines += [f"Wall time {result['wall_s']:.0f} s (torch threads: {settings['threads']}), Python {result['python']}."]
     return "\n".join(lines) + "\n"
 
 
