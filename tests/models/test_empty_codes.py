@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from spacy_sparsecode import fit_component
 from spacy_sparsecode.jobs.pipelines import build_pipeline
@@ -26,14 +25,6 @@ SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample.jsonl"
 N_TRAIN = 120
 #: The rule: the mean L0 within this share of k.
 L0_TOLERANCE = 0.3
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -47,15 +47,6 @@ def topic_matrix(n_docs: int = 96, seed: int = 0) -> tuple[sp.csr_matrix, np.nda
     return sp.csr_matrix(dense), labels
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """These matrices are tiny: one thread avoids thread start-up and contention costs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def data() -> tuple[sp.csr_matrix, np.ndarray]:
     return topic_matrix()
