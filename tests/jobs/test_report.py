@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,8 @@ from spacy_sparsecode.models.trainer import TrainConfig
 pytest.importorskip("matplotlib")
 
 from spacy_sparsecode.jobs.report import build_report  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parents[2] / "corpora" / "sample.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +31,6 @@ def tiny_model(tmp_path_factory, sample_texts, make_pipeline):
 
 
 def test_report_writes_pngs_and_self_contained_html(tiny_model, tmp_path):
-    from conftest import SAMPLE
-
     peers = tmp_path / "peers.json"
     peers.write_text(json.dumps({"meta": {}, "summary": [
         {"corpus": "bbc", "system": "ours-topk", "K": 50, "train_s": 3.0, "npmi_heldout": 0.2},
@@ -49,8 +50,6 @@ def test_report_writes_pngs_and_self_contained_html(tiny_model, tmp_path):
 
 def test_report_without_history_or_peers_says_so(tiny_model, tmp_path):
     import shutil
-
-    from conftest import SAMPLE
 
     model = tmp_path / "nlp"
     shutil.copytree(tiny_model, model)
