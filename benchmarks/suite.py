@@ -4,6 +4,7 @@
     python -m benchmarks.suite --quick            # 1 seed, <= 2,000 training docs a corpus -> suite_quick.*
     python -m benchmarks.suite --corpora bbc,foldoc_en --seeds 1 --out /tmp/suite
     python -m benchmarks.suite --resume           # keep the corpora a previous run with the same settings finished
+    python -m benchmarks.suite --from-json        # train nothing: rewrite the targets and tables
 
 (``python benchmarks/suite.py`` works the same.) Corpora: every ``corpora/*.jsonl.gz`` (their own
 split), BBC (seeded stratified split) and 20 Newsgroups bydate from the shared corpora (skipped
@@ -500,11 +501,12 @@ def markdown(data: Dict[str, Any]) -> str:
              f"Measured {meta['date']} on {meta['machine']}; package at {meta['package']}; command `{meta['command']}`. "
              f"{config.seeds} seed{'s' if config.seeds > 1 else ''} (mean ± std over seeds); held-out split of each corpus. "
              f"Our system is `sparsecode train CORPUS OUT --n-latents {config.K}` with every other setting at its default "
-             f"(model {json.dumps(meta['ours_model'])}, training {json.dumps(meta['ours_train'])}); "
-             f"peers: NMF on tf-idf {json.dumps(SETTINGS['systems'][NMF])}, tomotopy LDA {json.dumps(SETTINGS['systems'][TOMOTOPY])}. "
+             f"(model {json.dumps(meta['ours_model'], sort_keys=True)}, training {json.dumps(meta['ours_train'], sort_keys=True)}); "
+             f"peers: NMF on tf-idf {json.dumps(meta['settings']['systems'][NMF], sort_keys=True)}, "
+             f"tomotopy LDA {json.dumps(meta['settings']['systems'][TOMOTOPY], sort_keys=True)}. "
              f"NPMI of each latent's top 10 words by document co-occurrence in the held-out bags (ours: the words "
              f"`topic_words` shows), TD of the top 25. Train seconds from the cached bags to a trained model, "
-             f"side by side in this run.", ""]
+             f"side by side in this run." + (f" Wall time of the run: {meta['wall_s'] / 60:.1f} min." if meta.get("wall_s") else ""), ""]
     if meta.get("pending"):
         lines += [f"**Partial results**: {len(done)} of {len(meta['corpora'])} corpora done; missing: "
                   f"{', '.join(meta['pending'])}.", ""]
@@ -569,8 +571,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--resume", action="store_true", help="keep the corpora that the results file already has with the same settings")
     parser.add_argument("--stem", default=None, help="results file name (default suite, suite_quick with --quick)")
     parser.add_argument("--corpora-dir", type=Path, default=devsuite.SUITE_DIR, help="folder of the suite's .jsonl.gz files")
+    parser.add_argument("--from-json", action="store_true", help="train nothing: recompute the targets and tables from the saved results")
     harness.add_path_arguments(parser, shared=True)
     args = parser.parse_args(argv)
+    if args.from_json:
+        stem = args.stem or ("suite_quick" if args.quick else "suite")
+        saved = json.loads((Path(args.out) / f"{stem}.json").read_text(encoding="utf8"))
+        config = RunConfig(**{**saved["meta"]["config"], "systems": tuple(saved["meta"]["config"]["systems"])})
+        data = assemble(saved["corpora"], saved["meta"], config)
+        harness.write_results(args.out, stem, data, markdown(data), printed=f"rewrote {Path(args.out) / stem}.json/.md")
+        return 0
     config = run_config(args)
     unknown = [s for s in config.systems if s not in SYSTEMS]
     if unknown:

@@ -201,3 +201,8 @@ def test_tiny_run_writes_results_and_resumes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(suite, "run_corpus", no_training)
     assert suite.main([*args, "--resume"]) == 0
+    resumed = (tmp_path / "out" / "suite.md").read_text(encoding="utf8")
+    assert "### tiny_en" in resumed
+    (tmp_path / "out" / "suite.md").unlink()
+    assert suite.main(["--from-json", "--out", str(tmp_path / "out")]) == 0  # the tables again, without training
+    assert (tmp_path / "out" / "suite.md").read_text(encoding="utf8") == resumed
